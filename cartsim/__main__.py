@@ -1,0 +1,3 @@
+from cartsim.cli import main
+
+main(prog_name="cartsim")

@@ -1,0 +1,1 @@
+"""Pure cost-effectiveness analyses over simulated costs and QALYs."""

@@ -1,0 +1,88 @@
+"""The library's entry point: simulate a scenario and value the results.
+
+>>> from cartsim.api import run_scenario          # doctest: +SKIP
+>>> result = run_scenario(load_scenario("scenarios/base.toml"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cartsim.cohort import Cohort, sample_cohort
+from cartsim.engine.events import EventLog
+from cartsim.engine.simpy_engine import PatientInputs, simulate_simpy
+from cartsim.outcomes.accounting import PatientOutcomes, Rates, value_log
+from cartsim.outcomes.discounting import continuous_rate
+from cartsim.params.life_table import LifeTable, read_life_table
+from cartsim.pathway.build import StrategyModel, build_model
+from cartsim.rng import Streams
+from cartsim.scenario.model import Scenario
+
+ENGINES = ("simpy",)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one simulation produced, before any table is made."""
+
+    scenario: Scenario
+    cohort: Cohort
+    models: Mapping[str, StrategyModel]
+    logs: Mapping[str, EventLog]
+    outcomes: Mapping[str, PatientOutcomes]
+    rates: Rates
+    engine: str
+    seed: int
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        return tuple(self.outcomes)
+
+
+def discount_rates(scenario: Scenario) -> Rates:
+    run = scenario.run
+    return Rates(costs=continuous_rate(run.discount_costs, run.convention),
+                 outcomes=continuous_rate(run.discount_outcomes, run.convention))
+
+
+def load_life_table(scenario: Scenario) -> LifeTable | None:
+    name = scenario.run.life_table
+    if name == "none":
+        return None
+    if name == "us_ssa_2025":
+        return read_life_table()
+    return read_life_table((scenario.base_dir / name).resolve())
+
+
+def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
+                 draw: int = 0, values: Mapping[str, float] | None = None,
+                 engine: str = "simpy") -> RunResult:
+    """Simulate every strategy of ``scenario`` on one cohort and value the logs.
+
+    ``values`` replaces the point values (a PSA draw or a sensitivity value);
+    ``draw`` selects that draw's random-number streams.
+    """
+    n = patients if patients is not None else scenario.run.patients
+    root = seed if seed is not None else scenario.run.seed
+    streams = Streams(root, draw)
+    cohort = sample_cohort(scenario.cohort, n, streams=streams)
+    models = build_model(scenario, values if values is not None else scenario.point_values())
+    life_table = load_life_table(scenario)
+    inputs = PatientInputs(group=cohort.group, age=cohort.age, female=cohort.female)
+    rates = discount_rates(scenario)
+    logs: dict[str, EventLog] = {}
+    outcomes: dict[str, PatientOutcomes] = {}
+    for name in scenario.strategies:
+        model = models[name]
+        log = simulate_simpy(model.pathways, inputs, life_table=life_table,
+                             horizon=scenario.run.horizon, streams=streams)
+        logs[name] = log
+        outcomes[name] = value_log(log, model.pathways, model.valuations, cohort.group, rates,
+                                   scenario.run.cost_factor)
+    return RunResult(scenario, cohort, models, logs, outcomes, rates, engine, root)
+
+
+def scenario_path(path: str | Path) -> Path:
+    return Path(path)

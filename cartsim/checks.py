@@ -1,0 +1,142 @@
+"""Small validators that collect problems instead of raising at the first one.
+
+Every check takes the dotted path of the value it checks and appends a
+:class:`~cartsim.errors.Problem` (path, what is wrong, the value, a hint) to a
+:class:`Problems` list. The loader raises one ScenarioError with all of them.
+TOML pitfalls handled here: ``nan``/``inf``/``1e400`` parse as floats, and
+``true`` is an ``int`` subclass in Python; neither is ever a number to cartsim.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cartsim.errors import Problem
+
+
+class Problems(list[Problem]):
+    """A list of problems with helpers to add them."""
+
+    def add(self, path: str, message: str, value: object = None, hint: str | None = None,
+            *, has_value: bool = True) -> None:
+        self.append(Problem(path, message, value, hint, has_value))
+
+    def missing(self, path: str, what: str = "required") -> None:
+        self.append(Problem(path, f"missing ({what})", None, None, has_value=False))
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def did_you_mean(key: str, allowed: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def unknown_keys(table: Mapping[str, Any], allowed: Iterable[str], path: str,
+                 problems: Problems) -> None:
+    """Report keys not in ``allowed``: a typo must never become a silent default."""
+    allowed = list(allowed)
+    for key in table:
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(sorted(allowed))}"
+            problems.add(join(path, key), "unknown key", table[key], hint)
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def number(value: object, path: str, problems: Problems, *, low: float | None = None,
+           high: float | None = None, low_open: bool = False, what: str = "a number",
+           hint: str | None = None) -> float | None:
+    """Validate a finite real number within bounds; returns it as float or None."""
+    if isinstance(value, bool):
+        problems.add(path, f"must be {what}, not a boolean", value)
+        return None
+    if isinstance(value, str):
+        stripped = value.replace(",", "").replace("£", "").replace("$", "").replace("€", "")
+        try:
+            suggestion = float(stripped.strip().rstrip("%"))
+            text = f"write a plain number without quotes, currency or separators: {suggestion:g}"
+        except ValueError:
+            text = "write a plain number without quotes"
+        problems.add(path, f"must be {what}, not text", value, text)
+        return None
+    if not is_number(value):
+        kind = "a table" if isinstance(value, dict) else type(value).__name__
+        problems.add(path, f"must be {what}; got {kind}", value, has_value=not isinstance(value, dict))
+        return None
+    x = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(x):
+        problems.add(path, "must be finite (nan, inf and overflowing numbers such as 1e400 "
+                     "are not allowed)", value)
+        return None
+    if low is not None and (x < low or (low_open and x == low)):
+        bound = f"> {low:g}" if low_open else f">= {low:g}"
+        problems.add(path, f"must be {bound}", value, hint)
+        return None
+    if high is not None and x > high:
+        problems.add(path, f"must be <= {high:g}", value, hint)
+        return None
+    return x
+
+
+def integer(value: object, path: str, problems: Problems, *, low: int | None = None,
+            high: int | None = None) -> int | None:
+    """An integer (``20000.0`` is accepted as 20000; ``2.5`` and ``true`` are not)."""
+    if isinstance(value, bool) or not is_number(value):
+        problems.add(path, "must be an integer", value)
+        return None
+    x = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(x) or x != math.floor(x):
+        problems.add(path, "must be a whole number", value)
+        return None
+    n = int(x)
+    if low is not None and n < low:
+        problems.add(path, f"must be >= {low}", value)
+        return None
+    if high is not None and n > high:
+        problems.add(path, f"must be <= {high:,} (a cap that protects memory)", value)
+        return None
+    return n
+
+
+def text(value: object, path: str, problems: Problems, *, choices: Iterable[str] | None = None,
+         max_len: int = 500) -> str | None:
+    """A string label; never evaluated, only compared or printed."""
+    if not isinstance(value, str):
+        problems.add(path, "must be text (in quotes)", value)
+        return None
+    if len(value) > max_len:
+        problems.add(path, f"must be at most {max_len} characters", value[:40] + "...")
+        return None
+    if choices is not None:
+        choices = list(choices)
+        if value not in choices:
+            hint = did_you_mean(value, choices) or f"choose one of: {', '.join(choices)}"
+            problems.add(path, f"must be one of {', '.join(choices)}", value, hint)
+            return None
+    return value
+
+
+def name(value: object, path: str, problems: Problems) -> str | None:
+    """An identifier: letters, digits and underscores, starting with a letter."""
+    s = text(value, path, problems, max_len=64)
+    if s is None:
+        return None
+    if not (s[:1].isalpha() and s.replace("_", "").isalnum() and s.isascii()):
+        problems.add(path, "must be a name made of letters, digits and underscores", s)
+        return None
+    return s
+
+
+def table(value: object, path: str, problems: Problems) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        problems.add(path, "must be a table", value)
+        return None
+    return value

@@ -1,0 +1,162 @@
+"""The `cartsim` command line: one verb per analysis, tables in a results folder.
+
+This is the only module that prints. Exit codes: 0 ok; 1 the run failed;
+2 bad input or usage (nothing written); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cartsim.api import ENGINES, run_scenario
+from cartsim.errors import CartsimError, UsageError
+from cartsim.report.files import check_run_folder, run_lock, write_run_folder
+from cartsim.report.input_tables import parameters_table
+from cartsim.report.run_output import run_files, summary_text
+from cartsim.report.tables import table_to_csv, table_to_markdown
+from cartsim.scenario.load import load_scenario
+from cartsim.scenario.settings import MAX_PATIENTS
+
+RESULTS_ROOT = Path("results")
+
+
+def _fail(err: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    if isinstance(err, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    if isinstance(err, CartsimError):
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(err.exit_code)
+    click.echo(f"Internal error: {type(err).__name__}: {err}\n"
+               "(run again with --debug for the traceback, and please report it)", err=True)
+    sys.exit(1)
+
+
+def guarded(func: Callable[..., None]) -> Callable[..., None]:
+    """Turn library errors into one clear message and an exit code."""
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        debug = bool(kwargs.get("debug"))
+        try:
+            func(*args, **kwargs)
+        except (CartsimError, KeyboardInterrupt, Exception) as err:  # noqa: BLE001
+            _fail(err, debug)
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+debug_option = click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+set_option = click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
+                          help="Override a parameter or setting, e.g. car_t.relapse.rate=0.1 "
+                               "(repeatable). A parameter set this way is fixed at the value.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cartsim")
+def main() -> None:
+    """cartsim: simulate one-time CD19 CAR-T vs lifelong immunosuppression.
+
+    \b
+    Examples:
+      cartsim run scenarios/base.toml
+      cartsim run scenarios/sle.toml --set car_t.relapse.rate=0.10 --patients 20000
+      cartsim check scenarios/my.toml
+      cartsim params scenarios/base.toml
+    """
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+@debug_option
+@guarded
+def check(scenario: Path, overrides: tuple[str, ...], debug: bool) -> None:
+    """Validate a scenario file (every problem at once); run nothing.
+
+    \b
+    Example:
+      cartsim check scenarios/base.toml --set car_t.relapse.rate=0.1
+    """
+    s = load_scenario(scenario, overrides)
+    click.echo(f"{scenario}: OK ({s.model} model, {len(s.parameters)} parameters, "
+               f"strategies {', '.join(s.strategies)}; hash {s.canonical_hash[:12]})")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv"]), default="markdown",
+              show_default=True)
+@debug_option
+@guarded
+def params(scenario: Path, overrides: tuple[str, ...], fmt: str, debug: bool) -> None:
+    """Print every input: value, unit, distribution, 95% range and source.
+
+    \b
+    Example:
+      cartsim params scenarios/base.toml --format csv > inputs.csv
+    """
+    table = parameters_table(load_scenario(scenario, overrides))
+    click.echo(table_to_csv(table) if fmt == "csv" else table_to_markdown(table), nl=False)
+
+
+def _target(out: Path | None, name: str) -> Path:
+    return out if out is not None else RESULTS_ROOT / name
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--patients", type=click.IntRange(1, MAX_PATIENTS), default=None,
+              help="Patients per strategy (default: run.patients in the scenario).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+              help="Root random seed (default: run.seed).")
+@set_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder (default: results/<scenario name>).")
+@click.option("--trace", is_flag=True, help="Also write patients.csv and the event trace.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
+@click.option("--engine", type=click.Choice(ENGINES), default="simpy", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@debug_option
+@guarded
+def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple[str, ...],
+        out: Path | None, trace: bool, overwrite: bool, engine: str, quiet: bool,
+        debug: bool) -> None:
+    """Simulate both strategies and write the results tables.
+
+    \b
+    Examples:
+      cartsim run scenarios/base.toml
+      cartsim run scenarios/sle.toml --set car_t.relapse.rate=0.10 --patients 20000
+      cartsim run scenarios/base.toml --seed 7 --out results/seed7 --trace
+    """
+    s = load_scenario(scenario, overrides)
+    target = _target(out, s.run.output)
+    check_run_folder(target, overwrite=overwrite)
+    if not quiet:
+        n = patients or s.run.patients
+        click.echo(f"Simulating {n:,} patients x {len(s.strategies)} strategies "
+                   f"({engine} engine)...", err=True)
+    result = run_scenario(s, patients=patients, seed=seed, engine=engine)
+    files = run_files(result, trace=trace, command="run", overrides=overrides)
+    with run_lock(target):
+        write_run_folder(target, files, overwrite=overwrite)
+    if not quiet:
+        click.echo(summary_text(files, result))
+        click.echo(f"\nWrote {len(files)} files to {target}/")
+
+
+def run_main() -> None:
+    main(prog_name="cartsim")
+
+
+if __name__ == "__main__":
+    run_main()

@@ -1,0 +1,163 @@
+"""Model parameters: a point value, a unit, an optional distribution and a source.
+
+In a scenario file a parameter is either a bare number or a table::
+
+    rate = { value = 0.03, per = "year", dist = "gamma", shape = 0.5, scale = 0.0526,
+             source = "Müller 2024: 0 relapses in ~19 patient-years", status = "E" }
+
+Rates take ``per`` (year, month, week, day) and durations ``unit`` (years,
+months, weeks, days); cartsim converts both to years before anything is
+sampled, so the model always works in years. A distribution is given in the
+same unit as the value. Without ``value`` the point value is the
+distribution's mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cartsim.errors import ParameterError
+from cartsim.params.distributions import Distribution, make_distribution
+from cartsim.checks import Problems, did_you_mean, join, number, text
+
+DAYS_PER_YEAR = 365.25
+RATE_UNITS = {"year": 1.0, "month": 12.0, "week": DAYS_PER_YEAR / 7.0, "day": DAYS_PER_YEAR}
+DURATION_UNITS = {"years": 1.0, "months": 1.0 / 12.0, "weeks": 7.0 / DAYS_PER_YEAR,
+                  "days": 1.0 / DAYS_PER_YEAR}
+STATUSES = ("R", "S", "U", "E", "R/S", "R/E", "S/E", "default", "assumption")
+
+# kind -> (low, high, low_open, unit label, description of the range, hint)
+KINDS: dict[str, tuple[float | None, float | None, bool, str, str]] = {
+    "probability": (0.0, 1.0, False, "probability", "a probability in [0, 1]"),
+    "rate": (0.0, None, False, "per year", "a rate >= 0"),
+    "duration": (0.0, None, False, "years", "a duration >= 0"),
+    "cost": (0.0, None, False, "currency", "a cost >= 0"),
+    "utility": (-1.0, 1.0, False, "utility", "a utility in [-1, 1] (below 0: worse than death)"),
+    "qaly_loss": (0.0, None, False, "QALYs", "a QALY loss >= 0"),
+    "ratio": (0.0, None, False, "ratio", "a ratio >= 0"),
+    "positive": (0.0, None, True, "", "a number > 0"),
+    "real": (None, None, False, "", "a number"),
+}
+
+META_KEYS = ("value", "per", "unit", "source", "status", "note", "low", "high")
+DIST_KEYS = ("dist", "mean", "se", "sd", "alpha", "beta", "shape", "scale", "meanlog", "sdlog",
+             "low", "high", "mode", "events", "n", "exposure", "estimate", "lower", "upper",
+             "alphas", "value")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One input with everything a reader needs to trace it."""
+
+    name: str
+    kind: str
+    value: float
+    unit: str
+    factor: float
+    given_value: float
+    given_unit: str
+    distribution: Distribution | None
+    low: float | None
+    high: float | None
+    source: str
+    status: str
+    note: str
+    is_default: bool = False
+
+    def converted(self, given: float) -> float:
+        """A value in the file's unit converted to the model's unit (years)."""
+        return given * self.factor
+
+
+def _hint(kind: str, x: float) -> str | None:
+    if kind == "probability" and 1.0 < x <= 100.0:
+        return f"probabilities are fractions, not percentages: did you mean {x / 100:g}?"
+    if kind == "utility" and 1.0 < x <= 100.0:
+        return "utilities are on the 0-1 scale (1 = full health)"
+    if kind in ("rate", "cost", "duration", "qaly_loss", "ratio") and x < 0:
+        return "give the magnitude; the direction is part of the parameter's meaning"
+    return None
+
+
+def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
+                    is_default: bool = False) -> Parameter | None:
+    """Validate one parameter as written in a scenario; None (and problems) if invalid."""
+    low, high, low_open, unit_label, what = KINDS[kind]
+    spec: dict[str, Any] = raw if isinstance(raw, dict) else {"value": raw}
+    allowed = set(META_KEYS) | set(DIST_KEYS)
+    bad = [k for k in spec if k not in allowed]
+    for key in bad:
+        problems.add(join(path, key), "unknown key", spec[key],
+                     did_you_mean(key, allowed) or "allowed: value, dist and its parameters, "
+                     "per/unit, source, status, note, low, high")
+    if bad:
+        return None
+    factor, given_unit = 1.0, unit_label
+    if kind == "rate":
+        per = text(spec.get("per", "year"), join(path, "per"), problems, choices=RATE_UNITS)
+        if per is None:
+            return None
+        factor, given_unit = 1.0 / RATE_UNITS[per], f"per {per}"
+    elif kind == "duration":
+        unit = text(spec.get("unit", "years"), join(path, "unit"), problems, choices=DURATION_UNITS)
+        if unit is None:
+            return None
+        factor, given_unit = DURATION_UNITS[unit], unit
+    else:
+        for key in ("per", "unit"):
+            if key in spec:
+                problems.add(join(path, key), f"a {kind} has no '{key}'", spec[key])
+                return None
+    dist: Distribution | None = None
+    if "dist" in spec:
+        try:
+            dist = make_distribution({k: v for k, v in spec.items() if k not in
+                                      ("per", "unit", "source", "status", "note")})
+        except ParameterError as err:
+            problems.add(join(path, "dist"), str(err), spec.get("dist"))
+            return None
+        except (TypeError, ValueError) as err:
+            problems.add(join(path, "dist"), f"invalid distribution: {err}", spec.get("dist"))
+            return None
+    if "value" in spec:
+        given = number(spec["value"], join(path, "value") if isinstance(raw, dict) else path,
+                       problems, what=what)
+        if given is None:
+            return None
+    elif dist is not None:
+        mean = dist.mean
+        if not isinstance(mean, float | int):
+            problems.add(path, "a vector distribution needs an explicit value", spec.get("dist"))
+            return None
+        given = float(mean)
+    else:
+        problems.add(join(path, "value"), "missing (give value or a dist)", None, has_value=False)
+        return None
+    where = join(path, "value") if isinstance(raw, dict) else path
+    ok = number(given, where, problems, low=low, high=high, low_open=low_open, what=what,
+                hint=_hint(kind, given))
+    if ok is None:
+        return None
+    bounds: dict[str, float | None] = {}
+    for key in ("low", "high"):
+        bounds[key] = None
+        if key in spec and not (dist is not None and dist.name == "uniform"):
+            bounds[key] = number(spec[key], join(path, key), problems, low=low, high=high,
+                                 what=what)
+    if bounds["low"] is not None and bounds["high"] is not None and bounds["low"] > bounds["high"]:
+        problems.add(join(path, "low"), "must not exceed high", bounds["low"])
+    status = spec.get("status", "default" if is_default else "")
+    if status and text(status, join(path, "status"), problems, choices=STATUSES) is None:
+        return None
+    source = spec.get("source", "cartsim default" if is_default else "")
+    note = spec.get("note", "")
+    for key, val in (("source", source), ("note", note)):
+        if text(val, join(path, key), problems, max_len=2000) is None:
+            return None
+    return Parameter(
+        name=path, kind=kind, value=given * factor, unit=unit_label, factor=factor,
+        given_value=given, given_unit=given_unit, distribution=dist,
+        low=bounds["low"], high=bounds["high"], source=source, status=status, note=note,
+        is_default=is_default,
+    )

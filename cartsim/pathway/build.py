@@ -1,0 +1,131 @@
+"""Turn a scenario and a set of parameter values into pathways and valuations.
+
+``build_model(scenario, values)`` returns, for each strategy, a pathway and a
+valuation per patient group (a disease for the clinical model, ``"all"`` for a
+custom model). ``values`` maps every parameter name to a number in model units
+(per year, years, currency), so the same call serves the base case, one-way
+sensitivity analysis and every PSA draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cartsim.errors import Problem, ScenarioError
+from cartsim.params.survival import (
+    CureMixture,
+    Exponential,
+    LinearRamp,
+    SurvivalModel,
+    Window,
+    make_survival,
+)
+from cartsim.pathway.car_t import car_t_pathway, car_t_valuation
+from cartsim.pathway.conventional import conventional_states, conventional_valuation
+from cartsim.pathway.model import (
+    Chance,
+    Mortality,
+    Outcome,
+    Pathway,
+    Recurring,
+    State,
+    Transition,
+    Valuation,
+    check_pathway,
+)
+from cartsim.scenario.clinical_schema import DISEASES
+from cartsim.scenario.model import CustomStrategy, CustomTransition, Scenario
+
+
+@dataclass(frozen=True)
+class StrategyModel:
+    """One strategy: a pathway and a valuation for each patient group."""
+
+    name: str
+    label: str
+    pathways: Mapping[str, Pathway]
+    valuations: Mapping[str, Valuation]
+
+
+def build_model(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
+    if scenario.model == "custom":
+        out = {name: _custom_strategy(spec, values, scenario.strategy_labels[name])
+               for name, spec in scenario.custom.items()}
+    else:
+        out = _clinical(scenario, values)
+    problems = [
+        Problem(f"strategies.{name}", message, None, has_value=False)
+        for name, model in out.items()
+        for pw in model.pathways.values()
+        for message in check_pathway(pw)
+    ]
+    if problems:
+        raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
+    return out
+
+
+def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
+    v = values.__getitem__
+    conventional = {
+        d: Pathway(strategy="immunosuppression", start="active",
+                   states=conventional_states(d, v))
+        for d in DISEASES
+    }
+    return {
+        "immunosuppression": StrategyModel(
+            "immunosuppression", scenario.strategy_labels["immunosuppression"], conventional,
+            {d: conventional_valuation(d, v) for d in DISEASES}),
+        "car_t": StrategyModel(
+            "car_t", scenario.strategy_labels["car_t"],
+            {d: car_t_pathway(d, v, scenario.relapse_model) for d in DISEASES},
+            {d: car_t_valuation(d, v) for d in DISEASES}),
+    }
+
+
+def _time(tr: CustomTransition, values: Mapping[str, float]) -> SurvivalModel:
+    args = {k: (tuple(values[r] for r in ref) if isinstance(ref, tuple) else values[ref])
+            for k, ref in tr.args.items()}
+    if tr.dist == "window":
+        return Window(probability=args["probability"], window=args["window"])  # type: ignore[arg-type]
+    if tr.dist == "waning":
+        return LinearRamp(rate=args["rate"], ramp=args["ramp"])  # type: ignore[arg-type]
+    if tr.dist == "cure_fraction":
+        return CureMixture(cure_fraction=args["cure_fraction"],  # type: ignore[arg-type]
+                           base=Exponential(args["rate"]))  # type: ignore[arg-type]
+    if tr.dist == "piecewise_exponential":
+        return make_survival(tr.dist, breaks=args["breaks"], rates=args["rates"])
+    return make_survival(tr.dist, **args)  # type: ignore[arg-type]
+
+
+def _custom_strategy(spec: CustomStrategy, values: Mapping[str, float],
+                     label: str) -> StrategyModel:
+    def val(ref: str | None, default: float = 0.0) -> float:
+        return values[ref] if ref is not None else default
+
+    states = {}
+    for s in spec.states.values():
+        states[s.name] = State(
+            name=s.name,
+            mortality=Mortality(life_table_ratio=val(s.life_table_ratio),
+                                excess_rate=val(s.death_rate), excess_cause=s.death_cause),
+            transitions=tuple(Transition(t.name, t.to, _time(t, values), clock=t.clock,
+                                         event=t.event) for t in s.transitions),
+            recurring=tuple(Recurring(label_, values[ref]) for label_, ref in s.recurring.items()),
+            origin=s.origin, remission=s.remission,
+        )
+    chances = {
+        c.name: Chance(c.name, tuple(Outcome(values[o.probability], o.event, o.to)
+                                     for o in c.outcomes), then=c.then, origin=c.origin)
+        for c in spec.chances.values()
+    }
+    pathway = Pathway(strategy=spec.name, start=spec.start, states=states, chances=chances)
+    valuation = Valuation(
+        state_costs={s.name: {cat: values[ref] for cat, ref in s.costs.items()}
+                     for s in spec.states.values()},
+        state_utility={s.name: val(s.utility) for s in spec.states.values()},
+        event_costs={e: {cat: values[ref] for cat, ref in ev.costs.items()}
+                     for e, ev in spec.events.items()},
+        event_qaly_loss={e: val(ev.qaly_loss) for e, ev in spec.events.items()},
+    )
+    return StrategyModel(spec.name, label, {"all": pathway}, {"all": valuation})

@@ -1,0 +1,188 @@
+"""The vocabulary of a treatment pathway: the model as data.
+
+A :class:`Pathway` is what an engine interprets for one strategy and one patient
+group. It has two kinds of node:
+
+* a :class:`State` is occupied for a while; the patient leaves it through a
+  competing :class:`Transition` (a parametric time to event on a clock) or by
+  death, whose hazard is the state's :class:`Mortality`;
+* a :class:`Chance` node is passed through instantly: one categorical draw picks
+  an :class:`Outcome`, which may record an event and send the patient on.
+
+Events are labels (``"relapse"``, ``"crs_grade_2"``) written to the event log.
+Nothing here knows what anything costs: a :class:`Valuation` beside the pathway
+says what each state costs per year and what each event costs once, and the
+outcomes layer applies it after simulation.
+
+Random numbers are keyed by *purpose* names (transition, chance and recurring
+event names, plus ``"death"``), never by position, so two strategies that share
+a name share the random numbers behind it (common random numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cartsim.params.survival import SurvivalModel
+from cartsim.vocabulary import COST_CATEGORIES as COST_CATEGORIES
+from cartsim.vocabulary import DEAD as DEAD
+
+STATE_CLOCK = "state"
+"""Clock name for transitions timed from entry into their state."""
+
+
+@dataclass(frozen=True)
+class Mortality:
+    """Death hazard while in a state.
+
+    hazard(t) = ``life_table_ratio`` x background(age, sex) + ``excess_rate``.
+    The background part uses the scenario's life table; ``excess_rate`` is a
+    constant hazard per year whose deaths are recorded with ``excess_cause``.
+    """
+
+    life_table_ratio: float = 0.0
+    excess_rate: float = 0.0
+    excess_cause: str = "disease"
+
+    @property
+    def is_zero(self) -> bool:
+        return self.life_table_ratio == 0.0 and self.excess_rate == 0.0
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A competing way out of a state.
+
+    ``clock`` is ``"state"`` (time since entering the state, sampled afresh at
+    each entry) or the name of an origin set earlier on the path (sampled once
+    when the origin is set, e.g. a malignancy window after infusion).
+    """
+
+    name: str
+    to: str
+    time: SurvivalModel
+    clock: str = STATE_CLOCK
+    event: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.event if self.event is not None else self.name
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One branch of a chance node."""
+
+    probability: float
+    event: str | None = None
+    to: str | None = None
+
+
+@dataclass(frozen=True)
+class Chance:
+    """An instantaneous categorical draw. Outcomes without ``to`` continue at ``then``."""
+
+    name: str
+    outcomes: tuple[Outcome, ...]
+    then: str | None = None
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class Recurring:
+    """Events that recur while in a state without changing it (flares, infections)."""
+
+    event: str
+    rate: float
+
+
+@dataclass(frozen=True)
+class State:
+    """A state of the pathway. ``remission`` marks drug-free remission time."""
+
+    name: str
+    mortality: Mortality = field(default_factory=Mortality)
+    transitions: tuple[Transition, ...] = ()
+    recurring: tuple[Recurring, ...] = ()
+    origin: str | None = None
+    remission: bool = False
+
+
+@dataclass(frozen=True)
+class Pathway:
+    """A strategy's pathway for one patient group: nodes and where to start."""
+
+    strategy: str
+    start: str
+    states: Mapping[str, State]
+    chances: Mapping[str, Chance] = field(default_factory=dict)
+
+    def node_names(self) -> tuple[str, ...]:
+        return (*self.states, *self.chances)
+
+    def event_labels(self) -> tuple[str, ...]:
+        """Every event label the pathway can record, in a stable order."""
+        labels: list[str] = ["start"]
+        for state in self.states.values():
+            labels += [t.label for t in state.transitions]
+            labels += [r.event for r in state.recurring]
+        for chance in self.chances.values():
+            labels += [o.event for o in chance.outcomes if o.event]
+        return tuple(dict.fromkeys(labels))
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """What a pathway's states and events are worth: costs and QALYs.
+
+    ``state_costs[state][category]`` is a cost per year; ``event_costs[event]
+    [category]`` a one-off cost each time the event is recorded (recurring events
+    included); ``event_qaly_loss[event]`` a one-off QALY loss.
+    """
+
+    state_costs: Mapping[str, Mapping[str, float]]
+    state_utility: Mapping[str, float]
+    event_costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    event_qaly_loss: Mapping[str, float] = field(default_factory=dict)
+
+
+def check_pathway(pathway: Pathway) -> list[str]:
+    """Structural problems of a pathway (unknown targets, bad probabilities).
+
+    Returns a list of messages, empty when the pathway is sound. Builders call
+    this so that a modeller's mistake is reported before anything runs.
+    """
+    problems: list[str] = []
+    nodes = set(pathway.node_names())
+    overlap = set(pathway.states) & set(pathway.chances)
+    if overlap:
+        problems.append(f"node names used twice: {sorted(overlap)}")
+    if DEAD in nodes:
+        problems.append(f"'{DEAD}' is reserved and cannot name a state")
+    if pathway.start not in nodes:
+        problems.append(f"start node '{pathway.start}' is not a state or chance node")
+    origins = {s.origin for s in pathway.states.values() if s.origin}
+    origins |= {c.origin for c in pathway.chances.values() if c.origin}
+    for state in pathway.states.values():
+        for tr in state.transitions:
+            if tr.to != DEAD and tr.to not in nodes:
+                problems.append(f"transition '{tr.name}' goes to unknown node '{tr.to}'")
+            if tr.clock != STATE_CLOCK and tr.clock not in origins:
+                problems.append(
+                    f"transition '{tr.name}' uses clock '{tr.clock}', "
+                    "which no node sets as an origin"
+                )
+    for chance in pathway.chances.values():
+        total = sum(o.probability for o in chance.outcomes)
+        if total > 1.0 + 1e-9:
+            problems.append(f"chance '{chance.name}': probabilities sum to {total} > 1")
+        targets = [o.to for o in chance.outcomes] + [chance.then]
+        for target in targets:
+            if target is not None and target != DEAD and target not in nodes:
+                problems.append(f"chance '{chance.name}' goes to unknown node '{target}'")
+        if chance.then is None and (
+            total < 1.0 - 1e-12 or any(o.to is None for o in chance.outcomes)
+        ):
+            problems.append(f"chance '{chance.name}' needs 'then' for its remainder")
+    return problems

@@ -1,0 +1,400 @@
+"""Crash-safe output: atomic files, atomic results folders, a run lock, the manifest.
+
+A results folder holds the previous or the new complete results, never a
+mixture or a truncated file, even if cartsim is killed or the disk fills up:
+everything is first written under a hidden name in the same directory, so the
+final ``os.replace`` is a same-filesystem rename, which is atomic on POSIX.
+
+Test-only fault injection: with ``CARTSIM_FAULT_INJECT=write:<name>`` in the
+environment, :func:`write_run_folder` raises ``OSError("injected fault")`` (as
+:class:`OutputError`) just before writing file ``<name>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from cartsim.errors import CartsimError, UsageError
+
+FAULT_ENV = "CARTSIM_FAULT_INJECT"
+
+
+class OutputError(CartsimError):
+    """Results could not be written (permissions, read-only or full disk)."""
+
+    exit_code = 1
+
+
+def sha256_text(text: str) -> str:
+    """Return the hex SHA-256 of `text` encoded as UTF-8, i.e. of the file written."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable. Best effort: some platforms and
+    # filesystems (Windows, certain network mounts) cannot open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        os.fsync(fd)
+    os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` (UTF-8, line endings untouched) to `path` atomically.
+
+    Writes a hidden ``.{name}.<hex>.tmp`` in the same directory, fsyncs it,
+    ``os.replace``-s it onto `path`, then fsyncs the directory (best effort).
+
+    Parameters
+    ----------
+    path : Path
+        Final file name; its directory must exist.
+    text : str
+        Complete file content.
+
+    Raises
+    ------
+    OSError
+        As raised by the OS; the temp file is removed, an old `path` unchanged.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    # O_EXCL: never clobber another writer's file. Mode 0o666 lets the umask
+    # decide permissions, as for any normally created file (mkstemp uses 0o600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        # newline="" so "\n" is written as is on every platform (hashes must match).
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except BaseException:
+        # BaseException too: a Ctrl-C mid-write must not leave debris behind.
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _check_relative_name(name: str) -> PurePosixPath:
+    rel = PurePosixPath(name)
+    if "\\" in name or rel.is_absolute() or not rel.parts or ".." in rel.parts:
+        raise ValueError(
+            f"output file name {name!r} must be relative, inside the folder"
+        )
+    return rel
+
+
+def check_run_folder(target: Path, *, overwrite: bool) -> None:
+    """Raise UsageError if `target` exists and `overwrite` is false.
+
+    Cheap, so the CLI can call it before a long simulation, not only at write time.
+    A `target` that is not a folder is always refused: it is not earlier results.
+    """
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"results path {target} is not a folder; use --out")
+    if target.exists() and not overwrite:
+        raise UsageError(
+            f"results folder {target} exists; use --overwrite to replace it or --out to choose another"
+        )
+
+
+def write_run_folder(
+    target: Path, files: Mapping[str, str], *, overwrite: bool
+) -> None:
+    """Write a complete results folder atomically, replacing `target` if allowed.
+
+    Files go to a hidden staging folder next to `target`, are fsynced, and are
+    swapped in by renames (``target -> .{name}.old-*``, ``staging -> target``,
+    delete old). On failure staging is removed and the old folder restored.
+
+    Parameters
+    ----------
+    target : Path
+        The results folder. Its parent is created if missing.
+    files : Mapping[str, str]
+        Relative ``/``-separated name (e.g. ``"trace/patients.csv"``) -> text.
+    overwrite : bool
+        Whether an existing `target` may be replaced.
+
+    Raises
+    ------
+    UsageError
+        Before anything is written, if `target` exists and `overwrite` is false.
+    OutputError
+        If the OS refuses (permissions, read-only or full disk); the message
+        names the path and the OS error. Earlier results are left intact.
+    ValueError
+        If a file name is absolute or leaves the folder.
+    """
+    target = Path(target)
+    names = [(name, _check_relative_name(name)) for name in files]
+    check_run_folder(target, overwrite=overwrite)
+    parent = target.parent
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    staging = parent / f".{target.name}.tmp-{tag}"
+    old = parent / f".{target.name}.old-{tag}"
+    moved_old = False
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        fault = os.environ.get(FAULT_ENV, "")
+        for name, rel in names:
+            if fault == f"write:{name}":
+                raise OSError("injected fault")
+            dest = staging.joinpath(*rel.parts)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(dest, files[name])
+        # Subfolder entries must be durable before the folder becomes visible.
+        for directory, _, _ in os.walk(staging, topdown=False):
+            _fsync_dir(Path(directory))
+        if target.exists():
+            target.replace(old)
+            moved_old = True
+        staging.replace(target)  # the commit point: nothing after it can fail
+    except BaseException as exc:
+        kept = "; previous results unchanged" if target.exists() or moved_old else ""
+        if moved_old:
+            try:
+                old.replace(target)
+            except OSError:  # never lose them silently: say where they are
+                kept = f"; previous results are in {old}"
+        shutil.rmtree(staging, ignore_errors=True)
+        if not isinstance(exc, OSError):
+            raise
+        message = f"could not write results folder {target}: {exc}{kept}"
+        raise OutputError(message) from exc
+    _fsync_dir(parent)
+    if moved_old:
+        try:
+            shutil.rmtree(old)
+        except OSError as exc:
+            # The new results are complete and in place; a leftover hidden folder
+            # is untidy but must not turn a successful run into a failure.
+            message = f"could not remove previous results {old}: {exc}"
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":
+        # os.kill on Windows terminates the process; cannot probe safely, so
+        # assume the owner is alive and let the user delete a stale lock.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. EPERM: the process exists but belongs to someone else
+    return True
+
+
+def _read_lock_pid(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text(encoding="ascii").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+@contextlib.contextmanager
+def run_lock(target: Path) -> Iterator[Path]:
+    """Hold an exclusive lock on results folder `target` for the ``with`` block.
+
+    The lock file ``.{name}.lock`` beside `target` (parent created if missing)
+    is made with ``O_CREAT | O_EXCL`` and holds the owner's pid. A lock whose pid
+    is not running (a crashed run) is taken over. It is removed on exit, also
+    when the block raises.
+
+    Parameters
+    ----------
+    target : Path
+        The results folder to protect.
+
+    Yields
+    ------
+    Path
+        The lock file.
+
+    Raises
+    ------
+    UsageError
+        If a live process (this one included) holds the lock.
+    OutputError
+        If the lock file cannot be created (e.g. read-only directory).
+    """
+    target = Path(target)
+    lock = target.parent / f".{target.name}.lock"
+    unreadable_tries = 0
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pid = _read_lock_pid(lock)
+                if pid is None and unreadable_tries < 20:
+                    # Possibly created by a run that has not yet written its pid.
+                    unreadable_tries += 1
+                    time.sleep(0.05)
+                    continue
+                if pid is not None and _pid_alive(pid):
+                    raise UsageError(
+                        f"another cartsim run is writing {target} (lock file {lock}, pid {pid}); "
+                        "if no such run is active, delete the lock file"
+                    ) from None
+                # Stale. Re-check just before removing to narrow the window in
+                # which two runs could both take over the same stale lock.
+                if _read_lock_pid(lock) == pid:
+                    lock.unlink(missing_ok=True)
+                unreadable_tries = 0  # a new lock deserves the same patience
+                continue
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(f"{os.getpid()}\n")
+            break
+    except OSError as exc:
+        raise OutputError(f"could not create lock file {lock}: {exc}") from exc
+    try:
+        yield lock
+    finally:
+        # Only remove our own lock, never one another run has since taken over.
+        if _read_lock_pid(lock) == os.getpid():
+            lock.unlink(missing_ok=True)
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> str | None:
+    """HEAD of the checkout cartsim runs from, or None if not a git checkout."""
+    package_dir = Path(__file__).resolve().parent.parent
+    command = ["git", "rev-parse", "--show-toplevel", "HEAD"]
+    try:
+        done = subprocess.run(
+            command, cwd=package_dir, capture_output=True, timeout=2, check=False
+        )
+        out = done.stdout.decode("utf-8").splitlines()
+    except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
+        return None
+    if done.returncode != 0 or len(out) != 2:
+        return None
+    top, commit = Path(out[0]).resolve(), out[1]
+    # An installed copy inside some unrelated repository (a venv in a project
+    # folder) must not report that repository's commit.
+    return commit if package_dir.parent in (top, top / "src") else None
+
+
+def _jsonable(value: object, where: str) -> object:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"manifest field {where} is {value!r}; JSON cannot hold it")
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist(), where)
+    if isinstance(value, Path):
+        return value.as_posix()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise TypeError(f"manifest field {where}: {type(value).__name__} is not JSON")
+
+
+def build_manifest(
+    *,
+    command: str,
+    scenario_name: str,
+    scenario_hash: str,
+    seed: int,
+    sizes: Mapping[str, int],
+    engine: str,
+    settings: Mapping[str, object],
+    files: Mapping[str, str],
+    extra: Mapping[str, object] | None = None,
+) -> dict:
+    """Describe a run well enough to reproduce it and to verify its files.
+
+    Parameters
+    ----------
+    command, scenario_name, scenario_hash, seed, sizes, engine, settings
+        Recorded as given (numpy scalars, tuples and Paths made JSON-friendly).
+    files : Mapping[str, str]
+        Relative name -> content of each output file except the manifest;
+        recorded as name -> SHA-256 of the UTF-8 content.
+    extra : Mapping[str, object], optional
+        Further top-level fields; must not reuse a standard key.
+
+    Returns
+    -------
+    dict
+        Versions (``cartsim_version``, ``python``, ``numpy``, ``scipy``,
+        ``simpy``, ``click``; None if absent), ``git_commit``, ``platform``, the
+        inputs above and ``created`` (UTC ISO time; the only time-dependent field).
+
+    Raises
+    ------
+    ValueError
+        If `extra` reuses a standard key, or a float is nan or infinite.
+    TypeError
+        If a value cannot be represented in JSON.
+    """
+    manifest: dict[str, object] = {
+        "cartsim_version": _dist_version("cartsim") or "unknown",
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        **{name: _dist_version(name) for name in ("numpy", "scipy", "simpy", "click")},
+        "platform": platform.platform(),
+        "command": command,
+        "scenario_name": scenario_name,
+        "scenario_hash": scenario_hash,
+        "seed": int(seed),
+        "sizes": {str(k): int(v) for k, v in sizes.items()},
+        "engine": engine,
+        "settings": _jsonable(settings, "settings"),
+        "files": {name: sha256_text(text) for name, text in files.items()},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    for key, value in (extra or {}).items():
+        if key in manifest:
+            raise ValueError(
+                f"manifest extra field {key!r} clashes with a standard one"
+            )
+        manifest[key] = _jsonable(value, key)
+    return manifest
+
+
+def manifest_to_json(manifest: Mapping[str, object]) -> str:
+    """Serialise a manifest: sorted keys, 2-space indent, trailing newline.
+
+    Raises
+    ------
+    ValueError
+        If any float is nan or infinite (strict JSON has no such values).
+    """
+    text = json.dumps(manifest, sort_keys=True, indent=2, allow_nan=False)
+    return text + "\n"

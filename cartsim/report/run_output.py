@@ -1,0 +1,121 @@
+"""Assemble the files of a `cartsim run` and the summary printed at the end."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from cartsim.api import RunResult
+from cartsim.report.files import build_manifest, manifest_to_json
+from cartsim.report.input_tables import parameters_table, patients_table, trace_table
+from cartsim.report.run_tables import (
+    benefit_risk_table,
+    break_even,
+    cost_over_time_table,
+    costs_table,
+    deaths_table,
+    events_table,
+    increments,
+    subgroups_table,
+    summary_table,
+)
+from cartsim.report.tables import Table, format_value, table_to_csv, table_to_markdown, terminal_table
+from cartsim.scenario.settings import horizon_label
+
+
+def run_tables(result: RunResult, *, trace: bool) -> list[Table]:
+    incs = increments(result)
+    grid, curves, offsets = break_even(result)
+    tables = [
+        summary_table(result, incs, offsets), costs_table(result, incs), events_table(result),
+        deaths_table(result), benefit_risk_table(result), subgroups_table(result),
+        cost_over_time_table(result, grid, curves), parameters_table(result.scenario),
+    ]
+    if trace:
+        tables += [patients_table(result), trace_table(result)]
+    return tables
+
+
+def settings_of(result: RunResult) -> dict[str, object]:
+    run = result.scenario.run
+    return {
+        "model": result.scenario.model, "title": result.scenario.title,
+        "strategies": list(result.strategies), "comparator": run.comparator,
+        "patients": result.cohort.n, "seed": result.seed,
+        "horizon": horizon_label(run.horizon),
+        "discount_costs": run.discount_costs, "discount_outcomes": run.discount_outcomes,
+        "discount_convention": run.convention,
+        "continuous_rate_costs": result.rates.costs,
+        "continuous_rate_outcomes": result.rates.outcomes,
+        "currency": run.reported_currency, "price_year": run.reported_price_year,
+        "currency_as_written": run.currency, "price_year_as_written": run.price_year,
+        "cost_conversion_factor": run.cost_factor,
+        "perspective": run.perspective, "wtp": list(run.wtp), "life_table": run.life_table,
+        "groups": list(result.cohort.groups()),
+        "relapse_model": result.scenario.relapse_model if result.scenario.model == "cart_vs_is"
+        else None,
+    }
+
+
+def run_files(result: RunResult, *, trace: bool, command: str,
+              overrides: Sequence[str]) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for table in run_tables(result, trace=trace):
+        files[f"{table.name}.csv"] = table_to_csv(table)
+        files[f"{table.name}.md"] = table_to_markdown(table)
+    manifest = build_manifest(
+        command=command, scenario_name=result.scenario.name,
+        scenario_hash=result.scenario.canonical_hash, seed=result.seed,
+        sizes={"patients": result.cohort.n, "strategies": len(result.strategies),
+               "iterations": 1},
+        engine=result.engine, settings=settings_of(result), files=files,
+        extra={"scenario_file": result.scenario.source, "overrides": list(overrides)},
+    )
+    files["run.json"] = manifest_to_json(manifest)
+    return files
+
+
+def summary_text(files: Mapping[str, str], result: RunResult) -> str:
+    """The short summary printed after a run, read back from summary.csv."""
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(files["summary.csv"])))
+    run = result.scenario.run
+    cur = run.reported_currency
+    lines = [f"{result.scenario.title}",
+             f"{result.cohort.n:,} patients, seed {result.seed}, horizon "
+             f"{horizon_label(run.horizon)}, discount {run.discount_costs:g}/"
+             f"{run.discount_outcomes:g} ({run.convention}), {cur} {run.reported_price_year}", ""]
+    table_rows = [(r["strategy"], _num(r["cost"]), _num(r["qaly"]), _num(r["ly"]))
+                  for r in rows]
+    lines.append(terminal_table(("strategy", f"cost ({cur})", "QALYs", "life-years"), table_rows,
+                                {f"cost ({cur})": "money", "QALYs": "qaly", "life-years": "qaly"}))
+    for r in rows:
+        if r["icer_status"] == "comparator":
+            continue
+        lines.append("")
+        lines.append(f"{r['strategy']} vs {r['comparator']}:")
+        lines.append(f"  incremental cost   {format_value(_num(r['inc_cost']), 'money')} "
+                     f"(MCSE {format_value(_num(r['inc_cost_mcse']), 'money')})")
+        lines.append(f"  incremental QALYs  {format_value(_num(r['inc_qaly']), 'qaly')} "
+                     f"(MCSE {format_value(_num(r['inc_qaly_mcse']), 'qaly')})")
+        icer = _num(r["icer"])
+        icer_text = format_value(icer, "money") + f" per QALY ({r['icer_status']})" \
+            if icer is not None else r["icer_status"]
+        lines.append(f"  ICER               {icer_text}")
+        for lam in run.wtp:
+            key = f"inmb_{lam:.0f}" if float(lam).is_integer() else f"inmb_{lam:g}"
+            lines.append(f"  INMB at {format_value(lam, 'money')}/QALY  "
+                         f"{format_value(_num(r[key]), 'money')}")
+        be = _num(r["break_even_years"])
+        lines.append("  cost offset        " + ("not within the horizon" if be is None
+                                                else f"after {format_value(be, 'float')} years"))
+    return "\n".join(lines)
+
+
+def _num(text: str) -> float | None:
+    if text in ("", "NA"):
+        return None
+    x = float(text)
+    return x if math.isfinite(x) else None

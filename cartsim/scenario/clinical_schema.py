@@ -1,0 +1,152 @@
+"""The parameters of the clinical model (CAR-T vs conventional immunosuppression).
+
+Each entry: dotted name, kind (see ``cartsim.params.parameter.KINDS``), a
+description, and a default for optional inputs. ``{d}`` stands for each disease
+(sle, iim, ssc). Inputs without a default must be given by the scenario (the
+shipped ``scenarios/base.toml`` gives all of them, each with its source).
+Optional inputs default to values that switch a feature off, and are echoed
+in the parameter table with source "cartsim default".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DISEASES = ("sle", "iim", "ssc")
+DISEASE_LABELS = {"sle": "Systemic lupus erythematosus", "iim": "Idiopathic inflammatory myositis",
+                  "ssc": "Systemic sclerosis"}
+RELAPSE_MODELS = ("none", "constant", "weibull", "cure_fraction", "waning")
+STRATEGIES = ("immunosuppression", "car_t")
+STRATEGY_LABELS = {"immunosuppression": "Conventional immunosuppression",
+                   "car_t": "CD19 CAR-T (single infusion)"}
+
+
+@dataclass(frozen=True)
+class ParamDef:
+    name: str
+    kind: str
+    description: str
+    default: float | None = None
+
+
+_DEFS: tuple[ParamDef, ...] = (
+    # Conventional immunosuppression: natural history by disease.
+    ParamDef("conventional.{d}.to_low_activity", "rate",
+             "active refractory disease -> low disease activity, per year"),
+    ParamDef("conventional.{d}.lose_low_activity", "rate",
+             "low disease activity -> active disease (loss of control), per year"),
+    ParamDef("conventional.{d}.flares.mild", "rate", "mild flares per year in active disease"),
+    ParamDef("conventional.{d}.flares.moderate", "rate",
+             "moderate flares per year in active disease"),
+    ParamDef("conventional.{d}.flares.severe", "rate", "severe flares per year in active disease"),
+    ParamDef("conventional.flares.low_activity_ratio", "ratio",
+             "flare rate in low disease activity relative to active disease"),
+    ParamDef("conventional.{d}.infections.active", "rate",
+             "serious infections per year in active disease on immunosuppression"),
+    ParamDef("conventional.{d}.infections.low_activity", "rate",
+             "serious infections per year in low disease activity on immunosuppression"),
+    # Mortality.
+    ParamDef("mortality.{d}.smr", "ratio",
+             "all-cause mortality ratio vs the general population on conventional therapy"),
+    ParamDef("mortality.remission_ratio", "ratio",
+             "mortality ratio vs the general population in drug-free remission after CAR-T"),
+    # Cancer.
+    ParamDef("cancer.background_rate", "rate", "general-population cancer incidence per year"),
+    ParamDef("cancer.sir.{d}", "ratio", "cancer incidence ratio on immunosuppression"),
+    ParamDef("cancer.sir_remission", "ratio", "cancer incidence ratio in drug-free remission"),
+    ParamDef("cancer.excess_mortality", "rate", "excess death rate per year after a cancer"),
+    # CAR-T pathway.
+    ParamDef("car_t.manufacturing.time", "duration", "vein-to-vein time on bridging therapy"),
+    ParamDef("car_t.manufacturing.failure", "probability",
+             "manufacturing failure (patient continues conventional therapy)"),
+    ParamDef("car_t.crs.grade_1", "probability", "cytokine release syndrome grade 1"),
+    ParamDef("car_t.crs.grade_2", "probability", "cytokine release syndrome grade 2"),
+    ParamDef("car_t.crs.grade_3", "probability", "cytokine release syndrome grade >= 3"),
+    ParamDef("car_t.icans.grade_1_2", "probability", "ICANS grade 1-2"),
+    ParamDef("car_t.icans.grade_3_4", "probability", "ICANS grade 3-4"),
+    ParamDef("car_t.early_infection", "probability",
+             "infection needing hospital admission in the first months"),
+    ParamDef("car_t.treatment_death", "probability", "treatment-related death per infusion"),
+    ParamDef("car_t.aplasia.time", "duration", "duration of B-cell aplasia after infusion"),
+    ParamDef("car_t.aplasia.infections", "rate", "serious infections per year during B-cell aplasia"),
+    ParamDef("car_t.ivig.probability", "probability",
+             "patients given immunoglobulin replacement during B-cell aplasia"),
+    ParamDef("car_t.response.{d}", "probability", "drug-free remission after infusion"),
+    ParamDef("car_t.remission.infections", "rate", "serious infections per year in drug-free remission"),
+    ParamDef("car_t.relapse.rate", "rate",
+             "relapse hazard per year from drug-free remission (constant, cure-fraction and waning shapes)"),
+    ParamDef("car_t.relapse.shape", "positive", "Weibull shape of time to relapse", 1.0),
+    ParamDef("car_t.relapse.scale", "duration", "Weibull scale of time to relapse", 10.0),
+    ParamDef("car_t.relapse.cure_fraction", "probability",
+             "share of responders who never relapse (cure-fraction shape)", 0.0),
+    ParamDef("car_t.relapse.ramp", "duration",
+             "years over which protection wanes to the full relapse hazard (waning shape)", 0.0),
+    ParamDef("car_t.retreatment.probability", "probability", "relapsed patients re-infused", 0.0),
+    ParamDef("car_t.retreatment.response", "probability", "drug-free remission after re-infusion", 0.0),
+    ParamDef("car_t.t_cell_malignancy.probability", "probability",
+             "CAR-T-associated T-cell malignancy per infusion, within the window"),
+    ParamDef("car_t.t_cell_malignancy.window", "duration", "years after infusion the risk applies"),
+    ParamDef("car_t.t_cell_malignancy.excess_mortality", "rate",
+             "excess death rate per year after a T-cell malignancy"),
+    ParamDef("car_t.second_cancer.excess_rate", "rate",
+             "other second cancers per year after infusion, over background", 0.0),
+    # Costs.
+    ParamDef("costs.car_t.product", "cost", "CAR-T product (one-off per infusion)"),
+    ParamDef("costs.car_t.episode", "cost",
+             "apheresis, bridging, lymphodepletion and infusion admission, excluding product"),
+    ParamDef("costs.car_t.monitoring", "cost", "monitoring per year in drug-free remission"),
+    ParamDef("costs.ivig", "cost", "immunoglobulin replacement per year"),
+    ParamDef("costs.{d}.active.drugs", "cost", "immunosuppressive drugs per year, active disease"),
+    ParamDef("costs.{d}.active.care", "cost", "other disease care per year, active disease"),
+    ParamDef("costs.{d}.low_activity.drugs", "cost", "drugs per year, low disease activity"),
+    ParamDef("costs.{d}.low_activity.care", "cost", "other care per year, low disease activity"),
+    ParamDef("costs.crs.grade_1", "cost", "management of CRS grade 1"),
+    ParamDef("costs.crs.grade_2", "cost", "management of CRS grade 2"),
+    ParamDef("costs.crs.grade_3", "cost", "management of CRS grade >= 3"),
+    ParamDef("costs.icans.grade_1_2", "cost", "management of ICANS grade 1-2"),
+    ParamDef("costs.icans.grade_3_4", "cost", "management of ICANS grade 3-4"),
+    ParamDef("costs.infection", "cost", "serious infection (hospital admission)"),
+    ParamDef("costs.flare.mild", "cost", "mild flare"),
+    ParamDef("costs.flare.moderate", "cost", "moderate flare"),
+    ParamDef("costs.flare.severe", "cost", "severe flare"),
+    ParamDef("costs.cancer.initial", "cost", "first-year treatment of a cancer (one-off)"),
+    ParamDef("costs.cancer.annual", "cost", "ongoing cancer care per year"),
+    ParamDef("costs.t_cell_malignancy.initial", "cost",
+             "first-year treatment of a T-cell malignancy (one-off)"),
+    ParamDef("costs.t_cell_malignancy.annual", "cost", "ongoing care per year after it"),
+    # Utilities and QALY losses.
+    ParamDef("utilities.{d}.active", "utility", "active refractory disease"),
+    ParamDef("utilities.{d}.low_activity", "utility", "low disease activity on therapy"),
+    ParamDef("utilities.{d}.remission", "utility", "drug-free remission"),
+    ParamDef("utilities.cancer", "utility", "after a cancer diagnosis"),
+    ParamDef("utilities.t_cell_malignancy", "utility", "after a T-cell malignancy"),
+    ParamDef("qaly_loss.crs.grade_1", "qaly_loss", "one-off QALY loss, CRS grade 1"),
+    ParamDef("qaly_loss.crs.grade_2", "qaly_loss", "one-off QALY loss, CRS grade 2"),
+    ParamDef("qaly_loss.crs.grade_3", "qaly_loss", "one-off QALY loss, CRS grade >= 3"),
+    ParamDef("qaly_loss.icans.grade_1_2", "qaly_loss", "one-off QALY loss, ICANS grade 1-2"),
+    ParamDef("qaly_loss.icans.grade_3_4", "qaly_loss", "one-off QALY loss, ICANS grade 3-4"),
+    ParamDef("qaly_loss.infection", "qaly_loss", "one-off QALY loss, serious infection"),
+    ParamDef("qaly_loss.flare.mild", "qaly_loss", "one-off QALY loss, mild flare"),
+    ParamDef("qaly_loss.flare.moderate", "qaly_loss", "one-off QALY loss, moderate flare"),
+    ParamDef("qaly_loss.flare.severe", "qaly_loss", "one-off QALY loss, severe flare"),
+    ParamDef("qaly_loss.car_t.procedure", "qaly_loss",
+             "one-off QALY loss of lymphodepletion and the infusion admission"),
+)
+
+
+def clinical_parameters() -> tuple[ParamDef, ...]:
+    """Every clinical parameter with ``{d}`` expanded for each disease, in a fixed order."""
+    out: list[ParamDef] = []
+    for p in _DEFS:
+        if "{d}" in p.name:
+            out += [ParamDef(p.name.format(d=d), p.kind, f"{p.description} ({d.upper()})",
+                             p.default) for d in DISEASES]
+        else:
+            out.append(p)
+    return tuple(out)
+
+
+CLINICAL_PARAMETERS = clinical_parameters()
+PARAMETER_BY_NAME = {p.name: p for p in CLINICAL_PARAMETERS}
+STRUCTURAL_KEYS = {"car_t.relapse.model": RELAPSE_MODELS}
+"""Text-valued inputs (choices, not numbers)."""

@@ -1,0 +1,159 @@
+"""Frozen objects a validated scenario is made of."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cartsim.params.parameter import Parameter
+
+LIFETIME = math.inf
+
+
+@dataclass(frozen=True)
+class CostConversion:
+    """Convert every cost by ``factor`` into ``currency`` at ``price_year``."""
+
+    factor: float
+    currency: str
+    price_year: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    patients: int
+    seed: int
+    horizon: float
+    discount_costs: float
+    discount_outcomes: float
+    convention: str
+    currency: str
+    price_year: int
+    perspective: str
+    wtp: tuple[float, ...]
+    comparator: str
+    life_table: str
+    output: str
+    cost_conversion: CostConversion | None = None
+
+    @property
+    def reported_currency(self) -> str:
+        return self.cost_conversion.currency if self.cost_conversion else self.currency
+
+    @property
+    def reported_price_year(self) -> int:
+        return self.cost_conversion.price_year if self.cost_conversion else self.price_year
+
+    @property
+    def cost_factor(self) -> float:
+        return self.cost_conversion.factor if self.cost_conversion else 1.0
+
+
+@dataclass(frozen=True)
+class AgeSpec:
+    """Age at the start, in years: fixed, normal truncated to [low, high], or uniform."""
+
+    dist: str
+    mean: float
+    sd: float = 0.0
+    low: float = 0.0
+    high: float = 100.0
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    name: str
+    weight: float
+    age: AgeSpec
+    female: float
+
+
+@dataclass(frozen=True)
+class CohortSpec:
+    """Sampled groups, or patients read from a CSV file."""
+
+    groups: tuple[GroupSpec, ...] = ()
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class CustomTransition:
+    name: str
+    to: str
+    dist: str
+    args: Mapping[str, str | tuple[float, ...]]
+    clock: str
+    event: str
+
+
+@dataclass(frozen=True)
+class CustomState:
+    name: str
+    utility: str | None
+    costs: Mapping[str, str]
+    death_rate: str | None
+    life_table_ratio: str | None
+    death_cause: str
+    recurring: Mapping[str, str]
+    remission: bool
+    origin: str | None
+    transitions: tuple[CustomTransition, ...]
+
+
+@dataclass(frozen=True)
+class CustomOutcome:
+    event: str
+    probability: str
+    to: str | None
+
+
+@dataclass(frozen=True)
+class CustomChance:
+    name: str
+    outcomes: tuple[CustomOutcome, ...]
+    then: str | None
+    origin: str | None
+
+
+@dataclass(frozen=True)
+class CustomEvent:
+    costs: Mapping[str, str]
+    qaly_loss: str | None
+
+
+@dataclass(frozen=True)
+class CustomStrategy:
+    """A user-defined pathway; numbers are names of parameters in the scenario."""
+
+    name: str
+    label: str
+    start: str
+    states: Mapping[str, CustomState]
+    chances: Mapping[str, CustomChance]
+    events: Mapping[str, CustomEvent]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: settings, cohort, every parameter, and the model."""
+
+    name: str
+    source: str
+    title: str
+    description: str
+    model: str
+    run: RunSettings
+    cohort: CohortSpec
+    parameters: Mapping[str, Parameter]
+    relapse_model: str = "constant"
+    strategies: tuple[str, ...] = ()
+    strategy_labels: Mapping[str, str] = field(default_factory=dict)
+    custom: Mapping[str, CustomStrategy] = field(default_factory=dict)
+    canonical_hash: str = ""
+    base_dir: Path = Path()
+
+    def point_values(self) -> dict[str, float]:
+        return {name: p.value for name, p in self.parameters.items()}

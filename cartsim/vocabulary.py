@@ -1,0 +1,19 @@
+"""Names shared by every layer: cost categories and the reserved death node."""
+
+from __future__ import annotations
+
+DEAD = "dead"
+"""Reserved node name: the patient dies (the event on the way names the cause)."""
+
+COST_CATEGORIES = (
+    "product",
+    "infusion_episode",
+    "adverse_events",
+    "drugs",
+    "disease_care",
+    "monitoring",
+    "immunoglobulin",
+    "cancer_care",
+    "other",
+)
+"""Cost categories, in report order. Every cost belongs to exactly one."""
