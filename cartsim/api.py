@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.events import EventLog
@@ -35,6 +34,7 @@ class RunResult:
     rates: Rates
     engine: str
     seed: int
+    common_random_numbers: bool = True
 
     @property
     def strategies(self) -> tuple[str, ...]:
@@ -58,11 +58,12 @@ def load_life_table(scenario: Scenario) -> LifeTable | None:
 
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
                  draw: int = 0, values: Mapping[str, float] | None = None,
-                 engine: str = "simpy") -> RunResult:
+                 engine: str = "simpy", common_random_numbers: bool = True) -> RunResult:
     """Simulate every strategy of ``scenario`` on one cohort and value the logs.
 
     ``values`` replaces the point values (a PSA draw or a sensitivity value);
-    ``draw`` selects that draw's random-number streams.
+    ``draw`` selects that draw's random-number streams. ``common_random_numbers``
+    = False gives each strategy private streams (only to measure what CRN buys).
     """
     n = patients if patients is not None else scenario.run.patients
     root = seed if seed is not None else scenario.run.seed
@@ -76,13 +77,13 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     outcomes: dict[str, PatientOutcomes] = {}
     for name in scenario.strategies:
         model = models[name]
+        strategy_streams = streams if common_random_numbers else streams.unsynchronised(name)
         log = simulate_simpy(model.pathways, inputs, life_table=life_table,
-                             horizon=scenario.run.horizon, streams=streams)
+                             horizon=scenario.run.horizon, streams=strategy_streams)
         logs[name] = log
         outcomes[name] = value_log(log, model.pathways, model.valuations, cohort.group, rates,
                                    scenario.run.cost_factor)
-    return RunResult(scenario, cohort, models, logs, outcomes, rates, engine, root)
+    return RunResult(scenario, cohort, models, logs, outcomes, rates, engine, root,
+                     common_random_numbers)
 
 
-def scenario_path(path: str | Path) -> Path:
-    return Path(path)

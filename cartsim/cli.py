@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from cartsim.api import ENGINES, run_scenario
-from cartsim.errors import CartsimError, UsageError
+from cartsim.errors import CartsimError
 from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.input_tables import parameters_table
 from cartsim.report.run_output import run_files, summary_text
@@ -124,11 +124,14 @@ def _target(out: Path | None, name: str) -> Path:
 @click.option("--trace", is_flag=True, help="Also write patients.csv and the event trace.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
 @click.option("--engine", type=click.Choice(ENGINES), default="simpy", show_default=True)
+@click.option("--no-crn", is_flag=True,
+              help="Give each strategy its own random numbers (to measure what common random "
+                   "numbers buy; results are noisier).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @debug_option
 @guarded
 def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple[str, ...],
-        out: Path | None, trace: bool, overwrite: bool, engine: str, quiet: bool,
+        out: Path | None, trace: bool, overwrite: bool, engine: str, no_crn: bool, quiet: bool,
         debug: bool) -> None:
     """Simulate both strategies and write the results tables.
 
@@ -145,7 +148,8 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
         n = patients or s.run.patients
         click.echo(f"Simulating {n:,} patients x {len(s.strategies)} strategies "
                    f"({engine} engine)...", err=True)
-    result = run_scenario(s, patients=patients, seed=seed, engine=engine)
+    result = run_scenario(s, patients=patients, seed=seed, engine=engine,
+                          common_random_numbers=not no_crn)
     files = run_files(result, trace=trace, command="run", overrides=overrides)
     with run_lock(target):
         write_run_folder(target, files, overwrite=overwrite)

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-DEFAULT_WIDTH = 16
+DEFAULT_WIDTH = 32
 WIDTHS = {"death": 2}
 """Columns per patient by purpose. "death" needs the budget and the cause."""
 
@@ -45,15 +45,27 @@ def purpose_width(name: str) -> int:
 class Streams:
     """Uniform random numbers for one PSA draw (draw 0 for a deterministic run)."""
 
-    def __init__(self, seed: int, draw: int = 0) -> None:
+    def __init__(self, seed: int, draw: int = 0, salt: str = "") -> None:
         if seed < 0 or draw < 0:
             msg = f"seed and draw must be non-negative; got seed={seed}, draw={draw}"
             raise ValueError(msg)
         self.seed = int(seed)
         self.draw = int(draw)
+        self.salt = salt
+
+    def unsynchronised(self, strategy: str) -> Streams:
+        """Streams private to one strategy: common random numbers switched off.
+
+        Only for showing what CRN buys (VERIFICATION D10); results stay valid but
+        noisier.
+        """
+        return Streams(self.seed, self.draw, salt=f"{strategy}/")
+
+    def _key(self, purpose: str) -> int:
+        return purpose_key(self.salt + purpose)
 
     def _bit_generator(self, purpose: str) -> np.random.PCG64:
-        seq = np.random.SeedSequence(self.seed, spawn_key=(self.draw, purpose_key(purpose)))
+        seq = np.random.SeedSequence(self.seed, spawn_key=(self.draw, self._key(purpose)))
         return np.random.PCG64(seq)
 
     def block(self, purpose: str, start: int, stop: int) -> np.ndarray:
@@ -70,7 +82,7 @@ class Streams:
         """The patient's ``index``-th number (index >= width) for ``purpose``."""
         width = purpose_width(purpose)
         seq = np.random.SeedSequence(
-            self.seed, spawn_key=(self.draw, purpose_key(purpose), _OVERFLOW_TAG, patient)
+            self.seed, spawn_key=(self.draw, self._key(purpose), _OVERFLOW_TAG, patient)
         )
         gen = np.random.Generator(np.random.PCG64(seq))
         return float(1.0 - gen.random(index - width + 1)[-1])
@@ -79,46 +91,49 @@ class Streams:
 class PatientUniforms:
     """One patient's numbers for every purpose, consumed column by column.
 
-    The engine asks ``next(purpose)``; the object keeps a counter per purpose.
-    Rows come from blocks fetched once per chunk of patients.
+    ``next(purpose)`` returns the patient's next number for that purpose. The
+    first use fetches the patient's row of the purpose's block, stored reversed
+    so that ``list.pop()`` (the cheapest way to consume it) yields column 0, 1,
+    2 ...; past the row's end numbers come from the overflow stream.
     """
 
-    __slots__ = ("_counters", "_patient", "_rows", "_streams")
+    __slots__ = ("_chunk", "_index", "_patient", "_rows", "_used")
 
-    def __init__(self, streams: Streams, patient: int, rows: dict[str, list[float]]) -> None:
-        self._streams = streams
+    def __init__(self, chunk: ChunkUniforms, patient: int) -> None:
+        self._chunk = chunk
         self._patient = patient
-        self._rows = rows
-        self._counters: dict[str, int] = {}
+        self._index = patient - chunk.start
+        self._rows: dict[str, list[float]] = {}
+        self._used: dict[str, int] = {}
 
     def next(self, purpose: str) -> float:
-        k = self._counters.get(purpose, 0)
-        self._counters[purpose] = k + 1
-        row = self._rows.get(purpose)
-        if row is not None and k < len(row):
-            return row[k]
-        return self._streams.overflow(purpose, self._patient, k)
+        try:
+            return self._rows[purpose].pop()
+        except KeyError:
+            row = self._chunk.block(purpose)[self._index, ::-1].tolist()
+            self._rows[purpose] = row
+            return row.pop()
+        except IndexError:
+            k = self._used.get(purpose, purpose_width(purpose))
+            self._used[purpose] = k + 1
+            return self._chunk.streams.overflow(purpose, self._patient, k)
 
 
 class ChunkUniforms:
-    """Blocks of uniforms for a contiguous chunk of patients, fetched lazily by purpose."""
+    """Blocks of uniforms for a contiguous chunk of patients, made lazily by purpose."""
 
     def __init__(self, streams: Streams, start: int, stop: int) -> None:
         self.streams = streams
         self.start = start
         self.stop = stop
-        self._blocks: dict[str, list[list[float]]] = {}
+        self._blocks: dict[str, np.ndarray] = {}
 
-    def rows_for(self, patient: int, purposes: tuple[str, ...]) -> dict[str, list[float]]:
-        i = patient - self.start
-        out: dict[str, list[float]] = {}
-        for purpose in purposes:
-            block = self._blocks.get(purpose)
-            if block is None:
-                block = self.streams.block(purpose, self.start, self.stop).tolist()
-                self._blocks[purpose] = block
-            out[purpose] = block[i]
-        return out
+    def block(self, purpose: str) -> np.ndarray:
+        block = self._blocks.get(purpose)
+        if block is None:
+            block = self.streams.block(purpose, self.start, self.stop)
+            self._blocks[purpose] = block
+        return block
 
-    def patient(self, patient: int, purposes: tuple[str, ...]) -> PatientUniforms:
-        return PatientUniforms(self.streams, patient, self.rows_for(patient, purposes))
+    def patient(self, patient: int) -> PatientUniforms:
+        return PatientUniforms(self, patient)

@@ -73,20 +73,15 @@ class LogBuilder:
         self.cause_index: dict[str, int] = {}
         self.sojourns: list[tuple[int, int, float, float, int]] = []
         self.events: list[tuple[int, int, float, int]] = []
-        self._seq: dict[int, int] = {}
         self.end_time = np.zeros(self.n_patients)
         self.cause = np.full(self.n_patients, ALIVE, dtype=np.int64)
 
-    def _next(self, patient: int) -> int:
-        k = self._seq.get(patient, 0)
-        self._seq[patient] = k + 1
-        return k
+    def sojourn(self, patient: int, state: str, start: float, end: float, seq: int) -> None:
+        """A stay in ``state``; ``seq`` orders a patient's rows (sojourns and events)."""
+        self.sojourns.append((patient, self.state_index[state], start, end, seq))
 
-    def sojourn(self, patient: int, state: str, start: float, end: float) -> None:
-        self.sojourns.append((patient, self.state_index[state], start, end, self._next(patient)))
-
-    def event(self, patient: int, label: str, time: float) -> None:
-        self.events.append((patient, self.event_index[label], time, self._next(patient)))
+    def event(self, patient: int, label: str, time: float, seq: int) -> None:
+        self.events.append((patient, self.event_index[label], time, seq))
 
     def end(self, patient: int, time: float, cause: str | None) -> None:
         self.end_time[patient - self.offset] = time

@@ -23,19 +23,29 @@ Rules the engine follows (documented for users in the README):
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
 
 from cartsim.engine.events import EventLog, LogBuilder, concatenate_logs
 from cartsim.engine.recurring import count_recurring
-from cartsim.rng import ChunkUniforms, PatientUniforms, Streams
 from cartsim.errors import SimulationError
 from cartsim.params.life_table import LifeTable
-from cartsim.pathway.model import DEAD, STATE_CLOCK, Mortality, Pathway, State, Transition
+from cartsim.params.survival import Exponential
+from cartsim.pathway.model import (
+    DEAD,
+    STATE_CLOCK,
+    Mortality,
+    Pathway,
+    State,
+    Transition,
+)
+from cartsim.rng import ChunkUniforms, PatientUniforms, Streams
 
 DEATH_PURPOSE = "death"
 DEATH_EVENT = "death"
@@ -56,19 +66,17 @@ class PatientInputs:
 
 @dataclass(frozen=True)
 class Plan:
-    """Per-pathway facts computed once: purposes used and origin-clocked transitions."""
+    """Per-pathway facts computed once: origin-clocked and compiled transitions."""
 
     pathway: Pathway
-    purposes: tuple[str, ...]
     origin_transitions: Mapping[str, tuple[Transition, ...]]
+    compiled: Mapping[str, tuple[tuple[Any, ...], ...]]
 
 
 def make_plan(pathway: Pathway) -> Plan:
-    purposes: list[str] = [DEATH_PURPOSE]
     by_origin: dict[str, dict[str, Transition]] = {}
     for state in pathway.states.values():
         for tr in state.transitions:
-            purposes.append(tr.name)
             if tr.clock != STATE_CLOCK:
                 seen = by_origin.setdefault(tr.clock, {}).setdefault(tr.name, tr)
                 if seen.time != tr.time:
@@ -77,11 +85,10 @@ def make_plan(pathway: Pathway) -> Plan:
                         "timing in different states; give each its own name"
                     )
                     raise SimulationError(msg)
-    purposes += list(pathway.chances)
     return Plan(
         pathway=pathway,
-        purposes=tuple(dict.fromkeys(purposes)),
         origin_transitions={k: tuple(v.values()) for k, v in by_origin.items()},
+        compiled={name: _compile_transitions(state) for name, state in pathway.states.items()},
     )
 
 
@@ -97,57 +104,72 @@ def shared_names(pathways: Mapping[str, Pathway]) -> tuple[tuple[str, ...], tupl
 
 
 class _Mortality:
-    """Death-time arithmetic for one patient (age and sex fixed)."""
+    """Death-time arithmetic for one patient (age and sex fixed).
 
-    __slots__ = ("age0", "sex", "table")
+    Written with plain floats and lists: it runs at every state entry.
+    """
+
+    __slots__ = ("age0", "cum", "haz", "max_age", "table")
 
     def __init__(self, table: LifeTable | None, age0: float, sex: str) -> None:
         self.table = table
         self.age0 = age0
-        self.sex = sex
+        if table is not None:
+            self.cum = table.cumulative[sex]
+            self.haz = table.hazard[sex]
+            self.max_age = table.max_age
+        else:
+            self.cum, self.haz, self.max_age = (0.0,), (), math.inf
+
+    def _cumulative(self, age: float) -> float:
+        if age >= self.max_age:
+            return self.cum[-1] if age == self.max_age else math.inf
+        k = int(age)
+        return self.cum[k] + self.haz[k] * (age - k)
 
     def integral(self, m: Mortality, t0: float, t1: float) -> float:
         """Integrated hazard of state mortality ``m`` over [t0, t1]."""
         h = m.excess_rate * (t1 - t0)
         if m.life_table_ratio and self.table is not None:
-            lt, a0 = self.table, self.age0
-            h += m.life_table_ratio * (
-                lt.cumulative_hazard(self.sex, a0 + t1) - lt.cumulative_hazard(self.sex, a0 + t0)
-            )
+            a0 = self.age0
+            h += m.life_table_ratio * (self._cumulative(a0 + t1) - self._cumulative(a0 + t0))
         return h
 
     def time_of_death(self, m: Mortality, t: float, budget: float) -> float:
         """Time at which the hazard integrated from ``t`` reaches ``budget``."""
         ratio, excess = m.life_table_ratio, m.excess_rate
-        lt = self.table
-        if not ratio or lt is None:
+        if not ratio or self.table is None:
             return t + budget / excess if excess > 0 else math.inf
         age = self.age0 + t
-        if age >= lt.max_age:
+        if age >= self.max_age:
             return t
+        cum, haz = self.cum, self.haz
         if excess == 0:
-            target = lt.cumulative_hazard(self.sex, age) + budget / ratio
-            return lt.age_at_cumulative(self.sex, target) - self.age0
-        hazard = lt.hazard[self.sex]
+            target = self._cumulative(age) + budget / ratio
+            if target >= cum[-1]:
+                return self.max_age - self.age0
+            k = bisect.bisect_right(cum, target) - 1
+            rate = haz[k]
+            return (k + (target - cum[k]) / rate if rate > 0 else float(k + 1)) - self.age0
         remaining = budget
-        while age < lt.max_age:
+        while age < self.max_age:
             k = int(age)
-            rate = ratio * hazard[k] + excess
+            rate = ratio * haz[k] + excess
             need = rate * (k + 1 - age)
             if need >= remaining:
                 return age + remaining / rate - self.age0
             remaining -= need
             age = float(k + 1)
-        return lt.max_age - self.age0
+        return self.max_age - self.age0
 
     def cause(self, m: Mortality, t: float, u: float) -> str:
         """Cause of a death at ``t``: pick a hazard component with probability ∝ size."""
-        lt = self.table
-        if lt is None or not m.life_table_ratio:
+        if self.table is None or not m.life_table_ratio:
             return m.excess_cause
-        mu = lt.hazard_at(self.sex, self.age0 + t)
-        if math.isinf(mu):
+        age = self.age0 + t
+        if age >= self.max_age:
             return "background"
+        mu = self.haz[int(age)]
         parts = (
             ("background", min(m.life_table_ratio, 1.0) * mu),
             ("disease", max(m.life_table_ratio - 1.0, 0.0) * mu),
@@ -163,6 +185,19 @@ class _Mortality:
         return parts[0][0]
 
 
+def _compile_transitions(state: State) -> tuple[tuple[Any, ...], ...]:
+    """(transition, on state clock?, exponential rate or None, sampler) per transition.
+
+    Exponential times are computed inline (-ln u / rate, the same arithmetic as
+    ``Exponential.time_from_uniform``) because they dominate the event loop.
+    """
+    out = []
+    for tr in state.transitions:
+        rate = tr.time.rate if isinstance(tr.time, Exponential) else None
+        out.append((tr, tr.clock == STATE_CLOCK, rate, tr.time.time_from_uniform))
+    return tuple(out)
+
+
 def _patient(
     env: simpy.Environment,
     pid: int,
@@ -173,33 +208,40 @@ def _patient(
     log: LogBuilder,
 ) -> Generator[simpy.events.Event, None, None]:
     pathway = plan.pathway
-    budget = -math.log(uni.next(DEATH_PURPOSE))
+    chances, states, compiled = pathway.chances, pathway.states, plan.compiled
+    draw = uni.next
+    events, sojourns = log.events.append, log.sojourns.append
+    event_code, state_code = log.event_index, log.state_index
+    seq = 0
+    budget = -math.log(draw(DEATH_PURPOSE))
     origin_times: dict[str, float] = {}
     node: str = pathway.start
     t = 0.0
     if horizon <= 0.0:
         log.end(pid, 0.0, None)
         return
-    log.event(pid, "start", 0.0)
+    events((pid, event_code["start"], 0.0, seq))
+    seq += 1
 
     def set_origin(name: str) -> None:
         for tr in plan.origin_transitions.get(name, ()):
-            origin_times[tr.name] = t + tr.time.time_from_uniform(uni.next(tr.name))
+            origin_times[tr.name] = t + tr.time.time_from_uniform(draw(tr.name))
 
     while True:
         cause = None
-        while node in pathway.chances:
-            chance = pathway.chances[node]
+        while node in chances:
+            chance = chances[node]
             if chance.origin:
                 set_origin(chance.origin)
-            pick = 1.0 - uni.next(chance.name)
+            pick = 1.0 - draw(chance.name)
             acc = 0.0
             nxt = chance.then
             for outcome in chance.outcomes:
                 acc += outcome.probability
                 if pick < acc:
                     if outcome.event:
-                        log.event(pid, outcome.event, t)
+                        events((pid, event_code[outcome.event], t, seq))
+                        seq += 1
                         cause = outcome.event
                     if outcome.to is not None:
                         nxt = outcome.to
@@ -208,7 +250,7 @@ def _patient(
         if node == DEAD:
             log.end(pid, t, cause or DEATH_EVENT)
             return
-        state: State = pathway.states[node]
+        state: State = states[node]
         if state.origin:
             set_origin(state.origin)
         best_time, best = horizon, None
@@ -216,9 +258,13 @@ def _patient(
         t_death = mort.time_of_death(m, t, budget) if budget > 0 else t
         if t_death < best_time:
             best_time, best = t_death, DEATH_EVENT
-        for tr in state.transitions:
-            if tr.clock == STATE_CLOCK:
-                when = t + tr.time.time_from_uniform(uni.next(tr.name))
+        for tr, on_state_clock, rate, sampler in compiled[node]:
+            if on_state_clock:
+                u = draw(tr.name)
+                if rate is not None:
+                    when = t + (0.0 - math.log(u)) / rate if rate > 0.0 else math.inf
+                else:
+                    when = t + sampler(u)
             else:
                 when = origin_times.get(tr.name, math.inf)
                 if when < t:
@@ -233,20 +279,22 @@ def _patient(
             raise SimulationError(msg)
         if best_time > t:
             yield env.timeout(best_time - t)
-        log.sojourn(pid, node, t, best_time)
+        sojourns((pid, state_code[node], t, best_time, seq))
+        seq += 1
         if best is None:
             log.end(pid, horizon, None)
             return
         if best == DEATH_EVENT:
-            log.event(pid, DEATH_EVENT, best_time)
-            log.end(pid, best_time, mort.cause(m, best_time, uni.next(DEATH_PURPOSE)))
+            events((pid, event_code[DEATH_EVENT], best_time, seq))
+            log.end(pid, best_time, mort.cause(m, best_time, draw(DEATH_PURPOSE)))
             return
         budget -= mort.integral(m, t, best_time)
         t = best_time
         assert isinstance(best, Transition)
         if best.clock != STATE_CLOCK:
             origin_times[best.name] = math.inf
-        log.event(pid, best.label, t)
+        events((pid, event_code[best.label], t, seq))
+        seq += 1
         node = best.to
         if node == DEAD:
             log.end(pid, t, best.label)
@@ -260,7 +308,7 @@ def simulate_simpy(
     life_table: LifeTable | None,
     horizon: float,
     streams: Streams,
-    chunk_size: int = 4096,
+    chunk_size: int = 512,
 ) -> EventLog:
     """Simulate every patient under one strategy (one pathway per patient group)."""
     strategy = next(iter(pathways.values())).strategy
@@ -278,7 +326,7 @@ def simulate_simpy(
                 life_table, float(patients.age[pid]),
                 "female" if patients.female[pid] else "male",
             )
-            uni = uniforms.patient(pid, plan.purposes)
+            uni = uniforms.patient(pid)
             env.process(_patient(env, pid, plan, uni, mort, horizon, builder))
         env.run()
         log = builder.build()

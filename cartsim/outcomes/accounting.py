@@ -21,7 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from cartsim.engine.events import ALIVE, EventLog
-from cartsim.outcomes.discounting import discount_factor, discounted_duration, mean_discount_factor
+from cartsim.outcomes.discounting import (
+    discount_factor,
+    discounted_duration,
+    mean_discount_factor,
+)
 from cartsim.pathway.model import COST_CATEGORIES, Pathway, Valuation
 
 

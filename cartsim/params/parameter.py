@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cartsim.checks import Problems, did_you_mean, join, number, text
 from cartsim.errors import ParameterError
 from cartsim.params.distributions import Distribution, make_distribution
-from cartsim.checks import Problems, did_you_mean, join, number, text
 
 DAYS_PER_YEAR = 365.25
 RATE_UNITS = {"year": 1.0, "month": 12.0, "week": DAYS_PER_YEAR / 7.0, "day": DAYS_PER_YEAR}
@@ -112,8 +112,12 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
     dist: Distribution | None = None
     if "dist" in spec:
         try:
-            dist = make_distribution({k: v for k, v in spec.items() if k not in
-                                      ("per", "unit", "source", "status", "note")})
+            # low/high are the distribution's own bounds for uniform and triangular;
+            # for every other family they are the one-way sensitivity range.
+            own_bounds = spec.get("dist") in ("uniform", "triangular")
+            skip = ("per", "unit", "source", "status", "note") + \
+                (() if own_bounds else ("low", "high"))
+            dist = make_distribution({k: v for k, v in spec.items() if k not in skip})
         except ParameterError as err:
             problems.add(join(path, "dist"), str(err), spec.get("dist"))
             return None
@@ -142,7 +146,7 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
     bounds: dict[str, float | None] = {}
     for key in ("low", "high"):
         bounds[key] = None
-        if key in spec and not (dist is not None and dist.name == "uniform"):
+        if key in spec and not (dist is not None and dist.name in ("uniform", "triangular")):
             bounds[key] = number(spec[key], join(path, key), problems, low=low, high=high,
                                  what=what)
     if bounds["low"] is not None and bounds["high"] is not None and bounds["low"] > bounds["high"]:

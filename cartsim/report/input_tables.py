@@ -9,11 +9,13 @@ that anyone can recompute every total by hand.
 
 from __future__ import annotations
 
-import numpy as np
-
 from cartsim.api import RunResult
 from cartsim.engine.events import ALIVE, EventLog
-from cartsim.outcomes.discounting import discount_factor, discounted_duration, mean_discount_factor
+from cartsim.outcomes.discounting import (
+    discount_factor,
+    discounted_duration,
+    mean_discount_factor,
+)
 from cartsim.report.tables import Table
 from cartsim.scenario.clinical_schema import PARAMETER_BY_NAME
 from cartsim.scenario.model import Scenario

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
 
@@ -18,8 +20,15 @@ from cartsim.report.run_tables import (
     increments,
     subgroups_table,
     summary_table,
+    wtp_key,
 )
-from cartsim.report.tables import Table, format_value, table_to_csv, table_to_markdown, terminal_table
+from cartsim.report.tables import (
+    Table,
+    format_value,
+    table_to_csv,
+    table_to_markdown,
+    terminal_table,
+)
 from cartsim.scenario.settings import horizon_label
 
 
@@ -42,6 +51,7 @@ def settings_of(result: RunResult) -> dict[str, object]:
         "model": result.scenario.model, "title": result.scenario.title,
         "strategies": list(result.strategies), "comparator": run.comparator,
         "patients": result.cohort.n, "seed": result.seed,
+        "common_random_numbers": result.common_random_numbers,
         "horizon": horizon_label(run.horizon),
         "discount_costs": run.discount_costs, "discount_outcomes": run.discount_outcomes,
         "discount_convention": run.convention,
@@ -77,9 +87,6 @@ def run_files(result: RunResult, *, trace: bool, command: str,
 
 def summary_text(files: Mapping[str, str], result: RunResult) -> str:
     """The short summary printed after a run, read back from summary.csv."""
-    import csv
-    import io
-
     rows = list(csv.DictReader(io.StringIO(files["summary.csv"])))
     run = result.scenario.run
     cur = run.reported_currency
@@ -105,7 +112,7 @@ def summary_text(files: Mapping[str, str], result: RunResult) -> str:
             if icer is not None else r["icer_status"]
         lines.append(f"  ICER               {icer_text}")
         for lam in run.wtp:
-            key = f"inmb_{lam:.0f}" if float(lam).is_integer() else f"inmb_{lam:g}"
+            key = f"inmb_{wtp_key(lam)}"
             lines.append(f"  INMB at {format_value(lam, 'money')}/QALY  "
                          f"{format_value(_num(r[key]), 'money')}")
         be = _num(r["break_even_years"])

@@ -12,8 +12,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cartsim.analysis.cea import MeanEstimate, break_even_time, estimate_mean
-from cartsim.analysis.deterministic import SUMMARY_MEASURES, Increment, increment, means, proportion
+from cartsim.analysis.cea import break_even_time, estimate_mean
+from cartsim.analysis.deterministic import (
+    SUMMARY_MEASURES,
+    Increment,
+    increment,
+    means,
+    proportion,
+)
 from cartsim.api import RunResult
 from cartsim.engine.events import ALIVE
 from cartsim.outcomes.curves import cumulative_cost, time_grid
@@ -27,14 +33,14 @@ ICER_NOTE = ("ICER status: 'more costly, more effective' (ICER = extra cost per 
              "'undefined' (no QALY difference). NA = not applicable or not estimable.")
 MCSE_NOTE = ("*_mcse: Monte Carlo standard error of the mean (sd/sqrt(n)); for incremental "
              "values, of the paired per-patient differences (common random numbers).")
-BENEFITS = frozenset({"response", "response_retreatment"})
+BENEFITS = frozenset({"response", "response_retreatment", "to_low_activity"})
+NEUTRAL = frozenset({"start", "apheresis", "infusion", "reinfusion", "b_cell_recovery",
+                     "ig_replacement", "retreatment"})
+"""Pathway milestones that are neither a benefit nor a harm (left out of benefit-risk)."""
 
 
-def _se(est: MeanEstimate) -> float | None:
-    return est.se
-
-
-def _wtp_key(lam: float) -> str:
+def wtp_key(lam: float) -> str:
+    """Column suffix for a willingness-to-pay value (100000; 2500.5 if fractional)."""
     return f"{lam:.0f}" if float(lam).is_integer() else f"{lam:g}"
 
 
@@ -63,7 +69,7 @@ def break_even(result: RunResult) -> tuple[np.ndarray, dict[str, np.ndarray], di
 def summary_table(result: RunResult, incs: Mapping[str, Increment],
                   offsets: Mapping[str, float | None]) -> Table:
     run = result.scenario.run
-    wtp_cols = [c for lam in run.wtp for c in (f"inmb_{_wtp_key(lam)}", f"inmb_{_wtp_key(lam)}_mcse")]
+    wtp_cols = [c for lam in run.wtp for c in (f"inmb_{wtp_key(lam)}", f"inmb_{wtp_key(lam)}_mcse")]
     columns = ("strategy", "label", "patients", "cost", "cost_mcse", "cost_undisc", "qaly",
                "qaly_mcse", "qaly_undisc", "ly", "ly_mcse", "ly_undisc", "remission_years",
                "comparator", "inc_cost", "inc_cost_mcse", "inc_qaly", "inc_qaly_mcse", "inc_ly",
@@ -117,7 +123,7 @@ def costs_table(result: RunResult, incs: Mapping[str, Increment]) -> Table:
     return Table("costs", f"Costs by category per patient ({run.reported_currency} "
                  f"{run.reported_price_year})", columns, tuple(rows),
                  ("Categories sum to 'total'. " + MCSE_NOTE,),
-                 {c: "money" for c in columns[2:]})
+                 dict.fromkeys(columns[2:], "money"))
 
 
 def events_table(result: RunResult) -> Table:
@@ -176,7 +182,7 @@ def benefit_risk_table(result: RunResult) -> Table:
             continue
         outcomes: list[tuple[str, str, np.ndarray, np.ndarray]] = []
         for label in o.event_names:
-            if label == "start":
+            if label in NEUTRAL:
                 continue
             kind = "benefit" if label in BENEFITS else "harm"
             ref_flags = ref.columns.get(f"n_{label}", np.zeros(ref.n, dtype=np.int64)) > 0
@@ -208,7 +214,7 @@ def subgroups_table(result: RunResult) -> Table:
     run = result.scenario.run
     groups = result.cohort.groups()
     group_arr = np.array(result.cohort.group)
-    wtp_cols = [f"inmb_{_wtp_key(lam)}" for lam in run.wtp]
+    wtp_cols = [f"inmb_{wtp_key(lam)}" for lam in run.wtp]
     columns = ("group", "strategy", "patients", "cost", "cost_mcse", "qaly", "qaly_mcse", "ly",
                "inc_cost", "inc_cost_mcse", "inc_qaly", "inc_qaly_mcse", "icer", "icer_status",
                *wtp_cols)
@@ -229,7 +235,7 @@ def subgroups_table(result: RunResult) -> Table:
                 row += [None] * 5 + ["comparator"] + [None] * len(wtp_cols)
             rows.append(tuple(row))
     formats = {c: "money" for c in columns if c.startswith(("cost", "inc_cost", "icer", "inmb"))}
-    formats.update({c: "qaly" for c in ("qaly", "qaly_mcse", "ly", "inc_qaly", "inc_qaly_mcse")})
+    formats.update(dict.fromkeys(("qaly", "qaly_mcse", "ly", "inc_qaly", "inc_qaly_mcse"), "qaly"))
     formats.update({"icer_status": "text", "patients": "int"})
     return Table("subgroups", "Results by patient group (disease)", columns, tuple(rows),
                  (ICER_NOTE,), formats)
@@ -242,4 +248,4 @@ def cost_over_time_table(result: RunResult, grid: np.ndarray,
                  for k, t in enumerate(grid))
     return Table("cost_over_time", "Cumulative discounted cost per patient over time", columns,
                  rows, ("time in years from the start; costs discounted to the start.",),
-                 {c: "money" for c in columns[1:]} | {"time": "float"})
+                 dict.fromkeys(columns[1:], "money") | {"time": "float"})

@@ -13,7 +13,6 @@ from typing import Any
 
 from cartsim.checks import Problems, join, name, table, text, unknown_keys
 from cartsim.params.parameter import Parameter, parse_parameter
-from cartsim.vocabulary import COST_CATEGORIES, DEAD
 from cartsim.scenario.model import (
     CustomChance,
     CustomEvent,
@@ -22,6 +21,7 @@ from cartsim.scenario.model import (
     CustomStrategy,
     CustomTransition,
 )
+from cartsim.vocabulary import COST_CATEGORIES, DEAD
 
 # dist -> {argument: kind}; kinds as in cartsim.params.parameter.KINDS, "list:<kind>" for lists.
 DIST_ARGS: dict[str, dict[str, str]] = {

@@ -6,7 +6,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-from cartsim.checks import Problems, integer, join, name, number, table, text, unknown_keys
+from cartsim.checks import (
+    Problems,
+    integer,
+    join,
+    name,
+    number,
+    table,
+    text,
+    unknown_keys,
+)
 from cartsim.scenario.model import (
     LIFETIME,
     AgeSpec,
@@ -168,7 +177,7 @@ def parse_cohort(raw: Any, groups: tuple[str, ...] | None, base_dir: Path,
         unknown_keys(cohort, ("age", "female", "source"), "cohort", problems)
         return CohortSpec(groups=(_group(cohort, "cohort", "all", 1.0, problems),))
     unknown_keys(cohort, ("mix", "source", *groups), "cohort", problems)
-    mix = cohort.get("mix", {g: 1.0 for g in groups})
+    mix = cohort.get("mix", dict.fromkeys(groups, 1.0))
     if table(mix, "cohort.mix", problems) is None:
         return CohortSpec()
     unknown_keys(mix, groups, "cohort.mix", problems)

@@ -1,0 +1,1 @@
+"""Model parameters: PSA distributions and parametric time-to-event models."""
