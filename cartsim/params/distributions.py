@@ -321,7 +321,8 @@ class Uniform(Distribution):
         return (self.high - self.low) / math.sqrt(12.0)
 
     def ppf(self, q: ArrayLike) -> np.ndarray:
-        return self.low + _probabilities(q) * (self.high - self.low)
+        # Clip: low + 1 * (high - low) can round to just above high.
+        return np.clip(self.low + _probabilities(q) * (self.high - self.low), self.low, self.high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +353,8 @@ class Triangular(Distribution):
         q, (a, c, b) = _probabilities(q), (self.low, self.mode, self.high)
         left = a + np.sqrt(q * (b - a) * (c - a))
         right = b - np.sqrt((1.0 - q) * (b - a) * (b - c))
-        return np.where(q < (c - a) / (b - a), left, right)
+        # Clip: rounding in `right` can land just outside [low, high] when mode ~ low.
+        return np.clip(np.where(q < (c - a) / (b - a), left, right), a, b)
 
 
 @dataclass(frozen=True, slots=True)

@@ -403,7 +403,7 @@ class Fixed(SurvivalModel):
     _args = (("time", {"low": 0.0, "allow_inf": True}, 1),)
 
     def _cumulative_hazard(self, t: np.ndarray) -> np.ndarray:
-        return np.where(np.asarray(t, dtype=np.float64) >= self.time, _INF, 0.0)
+        return np.where(t >= self.time, _INF, 0.0)
 
     def _inverse_cumulative_hazard(self, h: np.ndarray) -> np.ndarray:
         return np.full_like(h, self.time)
@@ -474,7 +474,7 @@ class CureMixture(SurvivalModel):
             return self.base.inverse_cumulative_hazard(h)
         if pi == 1.0:
             return _infs(h)
-        cured = h >= (-math.log(pi) if pi > 0.0 else _INF)
+        cured = h >= -math.log(pi)
         # Base hazard for S_base = (e^-h - pi) / (1 - pi), in two forms as above.
         near = 0.0 - np.log1p(np.expm1(-h) / (1.0 - pi))
         far = h - np.log1p(-pi * np.exp(h)) + math.log1p(-pi)
