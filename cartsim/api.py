@@ -16,6 +16,7 @@ from cartsim.outcomes.accounting import PatientOutcomes, Rates, value_log
 from cartsim.outcomes.discounting import continuous_rate
 from cartsim.params.life_table import LifeTable, read_life_table
 from cartsim.pathway.build import StrategyModel, build_model
+from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.rng import Streams
 from cartsim.scenario.model import Scenario
 
@@ -48,12 +49,27 @@ def discount_rates(scenario: Scenario) -> Rates:
 
 
 def load_life_table(scenario: Scenario) -> LifeTable | None:
+    """The scenario's life table: the shipped US table, a CSV beside the scenario, or None."""
     name = scenario.run.life_table
     if name == "none":
         return None
     if name == "us_ssa_2025":
         return read_life_table()
-    return read_life_table((scenario.base_dir / name).resolve())
+    path = (scenario.base_dir / name).resolve()
+    if not path.is_file():
+        raise ScenarioError(scenario.source, [Problem(
+            "run.life_table", "file not found", name,
+            f'looked for {path}; use "us_ssa_2025" (shipped), a CSV with columns '
+            'age,qx_female,qx_male, or "none"')])
+    return read_life_table(path)
+
+
+def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
+            ) -> tuple[dict[str, StrategyModel], LifeTable | None]:
+    """Build every strategy's pathways and load the life table, so that every
+    problem a run would meet is reported (as a ScenarioError) before it starts."""
+    models = build_model(scenario, values if values is not None else scenario.point_values())
+    return models, load_life_table(scenario)
 
 
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
@@ -65,12 +81,15 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     ``draw`` selects that draw's random-number streams. ``common_random_numbers``
     = False gives each strategy private streams (only to measure what CRN buys).
     """
+    if patients is not None and scenario.cohort.file is not None:
+        msg = (f"the cohort is read from {scenario.cohort.file.name} (cohort.file), so the "
+               "number of patients is the number of rows; drop --patients")
+        raise UsageError(msg)
     n = patients if patients is not None else scenario.run.patients
     root = seed if seed is not None else scenario.run.seed
     streams = Streams(root, draw)
+    models, life_table = prepare(scenario, values)
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
-    models = build_model(scenario, values if values is not None else scenario.point_values())
-    life_table = load_life_table(scenario)
     inputs = PatientInputs(group=cohort.group, age=cohort.age, female=cohort.female)
     rates = discount_rates(scenario)
     logs: dict[str, EventLog] = {}

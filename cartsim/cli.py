@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from cartsim.api import ENGINES, run_scenario
+from cartsim.api import ENGINES, prepare, run_scenario
 from cartsim.errors import CartsimError
 from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.input_tables import parameters_table
@@ -86,6 +86,7 @@ def check(scenario: Path, overrides: tuple[str, ...], debug: bool) -> None:
       cartsim check scenarios/base.toml --set car_t.relapse.rate=0.1
     """
     s = load_scenario(scenario, overrides)
+    prepare(s)
     click.echo(f"{scenario}: OK ({s.model} model, {len(s.parameters)} parameters, "
                f"strategies {', '.join(s.strategies)}; hash {s.canonical_hash[:12]})")
 
@@ -142,6 +143,7 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
       cartsim run scenarios/base.toml --seed 7 --out results/seed7 --trace
     """
     s = load_scenario(scenario, overrides)
+    prepare(s)
     target = _target(out, s.run.output)
     check_run_folder(target, overwrite=overwrite)
     if not quiet:

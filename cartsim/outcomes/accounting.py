@@ -94,7 +94,8 @@ def value_log(
     cols: dict[str, np.ndarray] = {}
 
     def total(patients: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return np.bincount(patients, weights=weights, minlength=n)[:n]
+        # float even when there are no rows (bincount of nothing is int64)
+        return np.bincount(patients, weights=weights, minlength=n)[:n].astype(np.float64)
 
     # Sojourns: rates times (discounted) durations.
     sp = log.sojourn_patient

@@ -23,6 +23,7 @@ from cartsim.params.distributions import Distribution, make_distribution
 
 DAYS_PER_YEAR = 365.25
 RATE_UNITS = {"year": 1.0, "month": 12.0, "week": DAYS_PER_YEAR / 7.0, "day": DAYS_PER_YEAR}
+"""Periods per year: a rate per period times this is the rate per year."""
 DURATION_UNITS = {"years": 1.0, "months": 1.0 / 12.0, "weeks": 7.0 / DAYS_PER_YEAR,
                   "days": 1.0 / DAYS_PER_YEAR}
 STATUSES = ("R", "S", "U", "E", "R/S", "R/E", "S/E", "default", "assumption")
@@ -98,7 +99,8 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
         per = text(spec.get("per", "year"), join(path, "per"), problems, choices=RATE_UNITS)
         if per is None:
             return None
-        factor, given_unit = 1.0 / RATE_UNITS[per], f"per {per}"
+        # A rate per month is 12 times larger per year.
+        factor, given_unit = RATE_UNITS[per], f"per {per}"
     elif kind == "duration":
         unit = text(spec.get("unit", "years"), join(path, "unit"), problems, choices=DURATION_UNITS)
         if unit is None:

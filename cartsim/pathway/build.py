@@ -9,6 +9,7 @@ sensitivity analysis and every PSA draw.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -49,17 +50,22 @@ class StrategyModel:
 
 
 def build_model(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
+    """Pathways and valuations of every strategy; ScenarioError on structural problems."""
     if scenario.model == "custom":
         out = {name: _custom_strategy(spec, values, scenario.strategy_labels[name])
                for name, spec in scenario.custom.items()}
     else:
         out = _clinical(scenario, values)
-    problems = [
-        Problem(f"strategies.{name}", message, None, has_value=False)
-        for name, model in out.items()
-        for pw in model.pathways.values()
-        for message in check_pathway(pw)
-    ]
+    lifetime = math.isinf(scenario.run.horizon)
+    background = scenario.run.life_table != "none"
+    problems: list[Problem] = []
+    for name, model in out.items():
+        for pw in model.pathways.values():
+            for node, message in check_pathway(pw, lifetime=lifetime, background=background):
+                kind = "chances" if node in pw.chances else "states"
+                path = f"strategies.{name}.{kind}.{node}" if scenario.model == "custom" \
+                    else f"strategies.{name}"
+                problems.append(Problem(path, message, None, has_value=False))
     if problems:
         raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
     return out

@@ -147,42 +147,74 @@ class Valuation:
     event_qaly_loss: Mapping[str, float] = field(default_factory=dict)
 
 
-def check_pathway(pathway: Pathway) -> list[str]:
-    """Structural problems of a pathway (unknown targets, bad probabilities).
+def reachable_nodes(pathway: Pathway) -> set[str]:
+    """Every node a patient can reach from the start (transitions and chance branches)."""
+    seen: set[str] = set()
+    todo = [pathway.start]
+    while todo:
+        node = todo.pop()
+        if node in seen or node == DEAD:
+            continue
+        seen.add(node)
+        if node in pathway.states:
+            todo += [tr.to for tr in pathway.states[node].transitions]
+        elif node in pathway.chances:
+            chance = pathway.chances[node]
+            todo += [o.to for o in chance.outcomes if o.to is not None]
+            todo += [chance.then] if chance.then is not None else []
+    return seen
 
-    Returns a list of messages, empty when the pathway is sound. Builders call
-    this so that a modeller's mistake is reported before anything runs.
+
+def check_pathway(pathway: Pathway, *, lifetime: bool = False,
+                  background: bool = True) -> list[tuple[str, str]]:
+    """Structural problems of a pathway, as (node, message) pairs; empty when sound.
+
+    Checks targets, clocks, probabilities and reachability; with ``lifetime``,
+    also that no state keeps patients forever (no death hazard and no way out).
+    ``background`` says whether a life table is in use. Builders call this so a
+    modeller's mistake is reported before anything runs.
     """
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     nodes = set(pathway.node_names())
-    overlap = set(pathway.states) & set(pathway.chances)
-    if overlap:
-        problems.append(f"node names used twice: {sorted(overlap)}")
-    if DEAD in nodes:
-        problems.append(f"'{DEAD}' is reserved and cannot name a state")
+    for node in sorted(set(pathway.states) & set(pathway.chances)):
+        problems.append((node, f"node name '{node}' is used by a state and a chance node"))
     if pathway.start not in nodes:
-        problems.append(f"start node '{pathway.start}' is not a state or chance node")
+        problems.append((pathway.start, f"start node '{pathway.start}' is not a state or "
+                         "chance node"))
+        return problems
     origins = {s.origin for s in pathway.states.values() if s.origin}
     origins |= {c.origin for c in pathway.chances.values() if c.origin}
     for state in pathway.states.values():
         for tr in state.transitions:
             if tr.to != DEAD and tr.to not in nodes:
-                problems.append(f"transition '{tr.name}' goes to unknown node '{tr.to}'")
+                problems.append((state.name, f"transition '{tr.name}' goes to unknown node "
+                                 f"'{tr.to}'"))
             if tr.clock != STATE_CLOCK and tr.clock not in origins:
-                problems.append(
-                    f"transition '{tr.name}' uses clock '{tr.clock}', "
-                    "which no node sets as an origin"
-                )
+                problems.append((state.name, f"transition '{tr.name}' uses clock '{tr.clock}', "
+                                 "which no node sets as an origin"))
+        m = state.mortality
+        mortal = m.excess_rate > 0 or (background and m.life_table_ratio > 0)
+        if lifetime and not mortal and not state.transitions:
+            problems.append((state.name, f"state '{state.name}' has no death hazard and no way "
+                             "out: with a lifetime horizon its patients would live forever "
+                             "(give it a death rate or life_table ratio, or set run.horizon)"))
     for chance in pathway.chances.values():
         total = sum(o.probability for o in chance.outcomes)
         if total > 1.0 + 1e-9:
-            problems.append(f"chance '{chance.name}': probabilities sum to {total} > 1")
+            problems.append((chance.name, f"chance '{chance.name}': probabilities sum to "
+                             f"{total:g} > 1"))
         targets = [o.to for o in chance.outcomes] + [chance.then]
         for target in targets:
             if target is not None and target != DEAD and target not in nodes:
-                problems.append(f"chance '{chance.name}' goes to unknown node '{target}'")
+                problems.append((chance.name, f"chance '{chance.name}' goes to unknown node "
+                                 f"'{target}'"))
         if chance.then is None and (
             total < 1.0 - 1e-12 or any(o.to is None for o in chance.outcomes)
         ):
-            problems.append(f"chance '{chance.name}' needs 'then' for its remainder")
+            problems.append((chance.name, f"chance '{chance.name}' needs 'then' for its "
+                             "remainder"))
+    reached = reachable_nodes(pathway)
+    for node in sorted(nodes - reached):
+        problems.append((node, f"'{node}' can never be reached from the start "
+                         f"('{pathway.start}'): a typo in a node name?"))
     return problems

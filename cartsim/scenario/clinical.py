@@ -24,11 +24,14 @@ CATEGORICAL_SETS = (
     ("car_t.crs", ("car_t.crs.grade_1", "car_t.crs.grade_2", "car_t.crs.grade_3")),
     ("car_t.icans", ("car_t.icans.grade_1_2", "car_t.icans.grade_3_4")),
 )
-LEAF_MARKERS = ("value", "dist")
 
 
 def is_leaf(node: Any) -> bool:
-    return not isinstance(node, dict) or any(k in node for k in LEAF_MARKERS)
+    """A parameter leaf: a plain value, or a table with ``value``, or with ``dist``
+    but no ``to`` (a custom transition also names its ``dist``, and is not a leaf)."""
+    if not isinstance(node, dict):
+        return True
+    return "value" in node or ("dist" in node and "to" not in node)
 
 
 def flatten(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -247,5 +247,38 @@ def parse_custom(raw: Any, problems: Problems) -> tuple[dict[str, CustomStrategy
                     problems.add(join(join(join(join(path, "states"), state.name), "transitions"),
                                       tr.name) + ".to", "is not a state or chance node", tr.to,
                                  f"nodes: {', '.join(sorted(nodes))}, or '{DEAD}'")
+        _check_graph(path, start, states, chances, problems)
         strategies[sname] = CustomStrategy(sname, label, start or "", states, chances, events)
     return strategies, c.params
+
+
+def _check_graph(path: str, start: str | None, states: dict[str, CustomState],
+                 chances: dict[str, CustomChance], problems: Problems) -> None:
+    """Chance targets exist, and every node can be reached from the start (typos)."""
+    nodes = set(states) | set(chances)
+    edges: dict[str, list[str]] = {s.name: [t.to for t in s.transitions] for s in states.values()}
+    for ch in chances.values():
+        cpath = join(join(path, "chances"), ch.name)
+        targets = [(join(join(join(cpath, "outcomes"), o.event), "to"), o.to)
+                   for o in ch.outcomes] + [(join(cpath, "then"), ch.then)]
+        for where, target in targets:
+            if target is not None and target != DEAD and target not in nodes:
+                problems.add(where, "is not a state or chance node", target,
+                             f"nodes: {', '.join(sorted(nodes))}, or '{DEAD}'")
+        edges[ch.name] = [t for _, t in targets if t is not None]
+    # Reachability is judged only on a strategy that is otherwise sound: a node cut
+    # off by another error (say a transition missing its `to`) is not news.
+    if not start or start not in nodes or any(p.path.startswith(path) for p in problems):
+        return
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        node = todo.pop()
+        if node in seen or node not in nodes:
+            continue
+        seen.add(node)
+        todo += edges.get(node, [])
+    for node in sorted(nodes - seen):
+        kind = "states" if node in states else "chances"
+        problems.add(join(join(path, kind), node), f"can never be reached from the start "
+                     f"'{start}'", None, "a typo in a node name?", has_value=False)

@@ -13,6 +13,7 @@ Nothing from the file is ever executed: strings are labels, never code.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -24,7 +25,7 @@ from typing import Any
 from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.parameter import Parameter
-from cartsim.scenario.clinical import LEAF_MARKERS, ROOTS, parse_clinical
+from cartsim.scenario.clinical import ROOTS, is_leaf, parse_clinical
 from cartsim.scenario.clinical_schema import DISEASES, STRATEGIES, STRATEGY_LABELS
 from cartsim.scenario.custom import parse_custom
 from cartsim.scenario.model import CohortSpec, Scenario
@@ -42,10 +43,10 @@ def _duplicate_key_hint(message: str, text_: str) -> str:
     for line_no, line in enumerate(text_.splitlines(), start=1):
         stripped = line.split("#", 1)[0].strip()
         if stripped.startswith("["):
-            section = stripped.strip("[]").strip()
+            section = stripped.strip("[]").strip().replace('"', "").replace("'", "")
             continue
         if "=" in stripped:
-            key = stripped.split("=", 1)[0].strip().strip('"')
+            key = stripped.split("=", 1)[0].strip().strip("\"'")
             if (section, key) in seen:
                 where = f"{section}.{key}" if section else key
                 return (f"{message}; duplicate key '{where}' on line {line_no} "
@@ -84,8 +85,7 @@ def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in child.items():
         old = out.get(key)
         both_tables = isinstance(old, dict) and isinstance(value, dict)
-        if both_tables and not any(k in value for k in LEAF_MARKERS) \
-                and not any(k in old for k in LEAF_MARKERS):
+        if both_tables and not is_leaf(value) and not is_leaf(old):
             out[key] = _merge(old, value)
         else:
             out[key] = copy.deepcopy(value)
@@ -137,8 +137,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[tuple[str, Any]]) -
                 node[part] = nxt
             node = nxt
         leaf = node.get(parts[-1])
-        if isinstance(leaf, dict) and any(k in leaf for k in LEAF_MARKERS) \
-                and not isinstance(value, dict):
+        if isinstance(leaf, dict) and is_leaf(leaf) and not isinstance(value, dict):
             kept = {k: leaf[k] for k in ("per", "unit") if k in leaf}
             node[parts[-1]] = {"value": value, **kept, "source": "set on the command line"}
         else:
@@ -199,7 +198,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         "model": model, "relapse_model": relapse_model,
         "run": {k: v for k, v in run.__dict__.items() if k != "output"},
         "cohort": _cohort_fingerprint(cohort), "parameters": {k: _param_fingerprint(p) for k, p in params.items()},
-        "custom": custom,
+        "custom": {name: dataclasses.asdict(spec) for name, spec in custom.items()},
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,

@@ -66,7 +66,8 @@ def _output(raw: Any, default: str, problems: Problems) -> str:
     value = text(raw if raw is not None else default, "run.output", problems, max_len=100)
     if value is None:
         return default
-    if not value or value.startswith(".") or any(c in value for c in "/\\:") or ".." in value:
+    if (not value or value.startswith(".") or any(c in value for c in "/\\:")
+            or ".." in value or not value.isprintable()):
         problems.add("run.output", "must be a plain folder name inside results/ (no paths)",
                      value, "a scenario file cannot write outside results/; "
                      "use the --out option to choose another folder")

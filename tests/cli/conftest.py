@@ -1,0 +1,113 @@
+"""Fixtures for CLI tests: a small KV-REF custom scenario and CLI helpers.
+
+The scenario is the KV-REF model of VERIFICATION.md section 3 (CAR-T vs
+indefinite immunosuppression with constant hazards), written in the custom
+model format so that it loads and runs in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cartsim.cli import main
+
+KV_REF = """\
+model = "custom"
+[run]
+patients = 2000
+seed = 7
+horizon = "lifetime"
+discount = { costs = 0.035, outcomes = 0.035, convention = "continuous" }
+life_table = "none"
+wtp = [50000, 100000]
+comparator = "immunosuppression"
+currency = "USD"
+price_year = 2024
+[strategies.immunosuppression]
+start = "on_is"
+[strategies.immunosuppression.states.on_is]
+utility = 0.60
+cost = { drugs = 20000 }
+death = { rate = 0.04 }
+[strategies.cart]
+start = "infusion"
+upfront_cost = { product = 350000 }
+[strategies.cart.chances.infusion]
+then = "remission"
+[strategies.cart.chances.infusion.outcomes.crs]
+probability = 0.15
+[strategies.cart.events.crs]
+cost = { adverse_events = 25000 }
+qaly_loss = 0.02
+[strategies.cart.states.remission]
+utility = 0.85
+cost = { monitoring = 2000 }
+death = { rate = 0.015 }
+[strategies.cart.states.remission.transitions.relapse]
+to = "on_is"
+dist = "exponential"
+rate = 0.10
+[strategies.cart.states.on_is]
+utility = 0.60
+cost = { drugs = 20000 }
+death = { rate = 0.04 }
+"""
+
+
+def replace_once(text: str, old: str, new: str) -> str:
+    """``text.replace(old, new, 1)``, failing loudly if ``old`` is absent."""
+    assert old in text, f"test setup: {old!r} not in scenario text"
+    return text.replace(old, new, 1)
+
+
+@pytest.fixture
+def kv_text() -> str:
+    """The KV-REF scenario as TOML text."""
+    return KV_REF
+
+
+@pytest.fixture
+def edit() -> Callable[[str, str, str], str]:
+    """Replace the first occurrence of a fragment, asserting it exists."""
+    return replace_once
+
+
+@pytest.fixture
+def write_toml(tmp_path: Path) -> Callable[..., Path]:
+    """Write scenario text to ``tmp_path/<name>`` (sub-folders created)."""
+
+    def write(text: str, name: str = "kv.toml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli() -> Callable[[Sequence[str]], Result]:
+    """Invoke ``cartsim`` in-process; an exception other than SystemExit fails."""
+    runner = CliRunner()
+
+    def invoke(args: Sequence[str]) -> Result:
+        result = runner.invoke(main, [str(a) for a in args])
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def read_csv() -> Callable[[Path], list[dict[str, str]]]:
+    def read(path: Path) -> list[dict[str, str]]:
+        with Path(path).open(encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    return read
