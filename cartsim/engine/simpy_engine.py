@@ -36,10 +36,11 @@ from cartsim.engine.events import EventLog, LogBuilder, concatenate_logs
 from cartsim.engine.recurring import count_recurring
 from cartsim.errors import SimulationError
 from cartsim.params.life_table import LifeTable
-from cartsim.params.survival import Exponential
+from cartsim.params.survival import Exponential, Fixed, Never
 from cartsim.pathway.model import (
     DEAD,
     STATE_CLOCK,
+    Chance,
     Mortality,
     Pathway,
     State,
@@ -71,6 +72,7 @@ class Plan:
     pathway: Pathway
     origin_transitions: Mapping[str, tuple[Transition, ...]]
     compiled: Mapping[str, tuple[tuple[Any, ...], ...]]
+    compiled_chances: Mapping[str, tuple[Any, ...]]
 
 
 def make_plan(pathway: Pathway) -> Plan:
@@ -89,6 +91,7 @@ def make_plan(pathway: Pathway) -> Plan:
         pathway=pathway,
         origin_transitions={k: tuple(v.values()) for k, v in by_origin.items()},
         compiled={name: _compile_transitions(state) for name, state in pathway.states.items()},
+        compiled_chances={name: _compile_chance(c) for name, c in pathway.chances.items()},
     )
 
 
@@ -190,12 +193,42 @@ def _compile_transitions(state: State) -> tuple[tuple[Any, ...], ...]:
 
     Exponential times are computed inline (-ln u / rate, the same arithmetic as
     ``Exponential.time_from_uniform``) because they dominate the event loop.
+    Times that need no random number (a zero rate, a fixed duration, never) get
+    the sampler ``None`` and draw nothing; each purpose has its own stream, so
+    this shifts no other draw.
     """
     out = []
     for tr in state.transitions:
-        rate = tr.time.rate if isinstance(tr.time, Exponential) else None
-        out.append((tr, tr.clock == STATE_CLOCK, rate, tr.time.time_from_uniform))
+        time = tr.time
+        rate = time.rate if isinstance(time, Exponential) else None
+        if rate == 0.0 or isinstance(time, Never):
+            out.append((tr, tr.clock == STATE_CLOCK, None, None, math.inf))
+        elif isinstance(time, Fixed):
+            out.append((tr, tr.clock == STATE_CLOCK, None, None, time.time))
+        else:
+            out.append((tr, tr.clock == STATE_CLOCK, rate, time.time_from_uniform, 0.0))
     return tuple(out)
+
+
+def _compile_chance(chance: Chance) -> tuple[Any, ...]:
+    """(cumulative probabilities, outcomes, the certain outcome's index or None).
+
+    A draw is made only when the outcome is uncertain: with one outcome of
+    probability 1 (or none possible) the branch is taken without a number.
+    """
+    cum, acc = [], 0.0
+    for outcome in chance.outcomes:
+        acc += outcome.probability
+        cum.append(acc)
+    certain = None
+    if acc == 0.0:
+        certain = -1
+    else:
+        for k, outcome in enumerate(chance.outcomes):
+            if outcome.probability == 1.0:
+                certain = k
+                break
+    return tuple(cum), chance.outcomes, certain
 
 
 def _patient(
@@ -209,11 +242,17 @@ def _patient(
 ) -> Generator[simpy.events.Event, None, None]:
     pathway = plan.pathway
     chances, states, compiled = pathway.chances, pathway.states, plan.compiled
-    draw = uni.next
+    compiled_chances = plan.compiled_chances
+    draw = uni.next  # a bound method looked up once: it runs ~20 times per patient
     events, sojourns = log.events.append, log.sojourns.append
     event_code, state_code = log.event_index, log.state_index
     seq = 0
     budget = -math.log(draw(DEATH_PURPOSE))
+    # The death time only changes when the mortality changes: while consecutive
+    # states share one, the time found at the first of them stands.
+    m_now: Mortality | None = None
+    m_since = 0.0
+    t_death = math.inf
     origin_times: dict[str, float] = {}
     node: str = pathway.start
     t = 0.0
@@ -233,19 +272,24 @@ def _patient(
             chance = chances[node]
             if chance.origin:
                 set_origin(chance.origin)
-            pick = 1.0 - draw(chance.name)
-            acc = 0.0
+            cum, outcomes, certain = compiled_chances[node]
+            chosen = None
+            if certain is None:
+                pick = 1.0 - draw(chance.name)
+                for k, bound in enumerate(cum):
+                    if pick < bound:
+                        chosen = outcomes[k]
+                        break
+            elif certain >= 0:
+                chosen = outcomes[certain]
             nxt = chance.then
-            for outcome in chance.outcomes:
-                acc += outcome.probability
-                if pick < acc:
-                    if outcome.event:
-                        events((pid, event_code[outcome.event], t, seq))
-                        seq += 1
-                        cause = outcome.event
-                    if outcome.to is not None:
-                        nxt = outcome.to
-                    break
+            if chosen is not None:
+                if chosen.event:
+                    events((pid, event_code[chosen.event], t, seq))
+                    seq += 1
+                    cause = chosen.event
+                if chosen.to is not None:
+                    nxt = chosen.to
             node = nxt  # type: ignore[assignment]
         if node == DEAD:
             log.end(pid, t, cause or DEATH_EVENT)
@@ -255,16 +299,21 @@ def _patient(
             set_origin(state.origin)
         best_time, best = horizon, None
         m = state.mortality
-        t_death = mort.time_of_death(m, t, budget) if budget > 0 else t
+        if m != m_now:
+            if m_now is not None:
+                budget -= mort.integral(m_now, m_since, t)
+            m_now, m_since = m, t
+            t_death = mort.time_of_death(m, t, budget) if budget > 0 else t
         if t_death < best_time:
             best_time, best = t_death, DEATH_EVENT
-        for tr, on_state_clock, rate, sampler in compiled[node]:
+        for tr, on_state_clock, rate, sampler, fixed in compiled[node]:
             if on_state_clock:
-                u = draw(tr.name)
                 if rate is not None:
-                    when = t + (0.0 - math.log(u)) / rate if rate > 0.0 else math.inf
+                    when = t + (0.0 - math.log(draw(tr.name))) / rate
+                elif sampler is None:
+                    when = t + fixed
                 else:
-                    when = t + sampler(u)
+                    when = t + sampler(draw(tr.name))
             else:
                 when = origin_times.get(tr.name, math.inf)
                 if when < t:
@@ -288,7 +337,6 @@ def _patient(
             events((pid, event_code[DEATH_EVENT], best_time, seq))
             log.end(pid, best_time, mort.cause(m, best_time, draw(DEATH_PURPOSE)))
             return
-        budget -= mort.integral(m, t, best_time)
         t = best_time
         assert isinstance(best, Transition)
         if best.clock != STATE_CLOCK:
