@@ -22,16 +22,8 @@ cancer transition after infusion. Relapse has a user-chosen shape.
 
 from __future__ import annotations
 
-from cartsim.params.survival import (
-    CureMixture,
-    Exponential,
-    Fixed,
-    LinearRamp,
-    Never,
-    SurvivalModel,
-    Weibull,
-    Window,
-)
+from cartsim.params.survival import Exponential, Fixed, Never, SurvivalModel, Weibull
+from cartsim.params.survival_shapes import CureMixture, LinearRamp, Window
 from cartsim.pathway.conventional import (
     Values,
     cancer_transition,

@@ -1,4 +1,4 @@
-"""Verification of cartsim.params.survival.
+"""Verification of cartsim.params.survival and survival_shapes.
 
 Order: closed-form known values, then Monte Carlo checks whose tolerance is 4
 standard errors of the estimate (so any seed passes with probability > 0.9999),
@@ -15,17 +15,19 @@ from scipy import integrate, special
 
 from cartsim.errors import ParameterError
 from cartsim.params.survival import (
-    CureMixture,
     Exponential,
     Fixed,
     Gompertz,
-    LinearRamp,
     LogLogistic,
     LogNormal,
     Never,
-    PiecewiseExponential,
     SurvivalModel,
     Weibull,
+)
+from cartsim.params.survival_shapes import (
+    CureMixture,
+    LinearRamp,
+    PiecewiseExponential,
     Window,
     make_survival,
 )
