@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.events import EventLog
 from cartsim.engine.simpy_engine import PatientInputs, simulate_simpy
+from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.outcomes.accounting import PatientOutcomes, Rates, value_log
 from cartsim.outcomes.discounting import continuous_rate
 from cartsim.params.life_table import LifeTable, read_life_table
 from cartsim.pathway.build import StrategyModel, build_model
-from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.rng import Streams
 from cartsim.scenario.model import Scenario
 

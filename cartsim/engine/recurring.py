@@ -21,7 +21,6 @@ from cartsim.engine.events import EventLog
 from cartsim.pathway.model import Pathway
 from cartsim.rng import Streams, purpose_width
 
-
 SMALL_MEAN = 50.0
 
 

@@ -38,7 +38,6 @@ from cartsim.errors import SimulationError
 from cartsim.params.life_table import LifeTable
 from cartsim.params.survival import Exponential, Fixed, Never
 from cartsim.pathway.model import (
-    DEAD,
     STATE_CLOCK,
     Chance,
     Mortality,
@@ -47,6 +46,7 @@ from cartsim.pathway.model import (
     Transition,
 )
 from cartsim.rng import ChunkUniforms, PatientUniforms, Streams
+from cartsim.vocabulary import DEAD
 
 DEATH_PURPOSE = "death"
 DEATH_EVENT = "death"
@@ -381,6 +381,5 @@ def simulate_simpy(
         count_recurring(log, pathways, patients.group, streams, start)
         logs.append(log)
     if not logs:
-        empty = LogBuilder(strategy, 0, 0, state_names, event_names).build()
-        return empty
+        return LogBuilder(strategy, 0, 0, state_names, event_names).build()
     return concatenate_logs(logs)

@@ -26,7 +26,8 @@ from cartsim.outcomes.discounting import (
     discounted_duration,
     mean_discount_factor,
 )
-from cartsim.pathway.model import COST_CATEGORIES, Pathway, Valuation
+from cartsim.pathway.model import Pathway, Valuation
+from cartsim.vocabulary import COST_CATEGORIES
 
 
 @dataclass(frozen=True)

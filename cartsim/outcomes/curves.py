@@ -25,7 +25,7 @@ def time_grid(horizon: float, end_times: np.ndarray) -> np.ndarray:
     last = horizon if math.isfinite(horizon) else float(np.max(end_times, initial=0.0))
     last = min(last, 150.0)
     grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-    grid += [float(y) for y in range(2, int(math.ceil(last)) + 1)]
+    grid += [float(y) for y in range(2, math.ceil(last) + 1)]
     return np.array([g for g in grid if g <= max(last, 0.0)] + ([last] if last not in grid else []))
 
 

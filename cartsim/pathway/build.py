@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.survival import Exponential, SurvivalModel
-from cartsim.params.survival_shapes import CureMixture, LinearRamp, Window, make_survival
+from cartsim.params.survival_shapes import (
+    CureMixture,
+    LinearRamp,
+    Window,
+    make_survival,
+)
 from cartsim.pathway.car_t import car_t_pathway, car_t_valuation
 from cartsim.pathway.conventional import conventional_states, conventional_valuation
 from cartsim.pathway.model import (

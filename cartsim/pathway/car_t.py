@@ -31,7 +31,6 @@ from cartsim.pathway.conventional import (
     conventional_valuation,
 )
 from cartsim.pathway.model import (
-    DEAD,
     Chance,
     Mortality,
     Outcome,
@@ -41,6 +40,7 @@ from cartsim.pathway.model import (
     Transition,
     Valuation,
 )
+from cartsim.vocabulary import DEAD
 
 POST_INFUSION = ("aplasia", "aplasia_ivig", "remission", "remission_2", "active", "low_activity")
 

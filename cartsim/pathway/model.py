@@ -25,8 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cartsim.params.survival import SurvivalModel
-from cartsim.vocabulary import COST_CATEGORIES as COST_CATEGORIES
-from cartsim.vocabulary import DEAD as DEAD
+from cartsim.vocabulary import DEAD
 
 STATE_CLOCK = "state"
 """Clock name for transitions timed from entry into their state."""

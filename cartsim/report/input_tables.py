@@ -153,9 +153,6 @@ def _event_states(log: EventLog) -> list[tuple[str, str]]:
         stays = order.get(p, [])
         before = [name for k, name in stays if k < seq]
         after = [name for k, name in stays if k > seq]
-        if after:
-            nxt = after[0]
-        else:
-            nxt = DEAD if log.cause[p] != ALIVE else ""
+        nxt = after[0] if after else DEAD if log.cause[p] != ALIVE else ""
         out.append((before[-1] if before else "", nxt))
     return out

@@ -95,7 +95,7 @@ def parse_run(raw: Any, scenario_name: str, strategies: tuple[str, ...],
     comparator = run.get("comparator")
     if comparator is None:
         comparator = "immunosuppression" if "immunosuppression" in strategies else \
-            (sorted(strategies)[0] if strategies else "")
+            (min(strategies) if strategies else "")
     elif text(comparator, "run.comparator", problems, choices=strategies) is None:
         comparator = strategies[0] if strategies else ""
     conversion = None
