@@ -1,15 +1,15 @@
-"""Patient-lifetimes per second of the simulation engine on the base scenario.
+"""Patient-lifetimes per second of both engines on the base scenario.
 
 A patient-lifetime is one patient simulated under one strategy, from the start
 to death (or the horizon). Usage::
 
-    python benchmarks/engine_throughput.py [--sizes 1000,10000] [--repeats 3]
+    python benchmarks/engine_throughput.py [--sizes 1000,10000,100000] [--repeats 3]
 
-Prints one line per size with the best of ``repeats`` timings of the
+For each engine and size it prints the best of ``repeats`` timings of the
 simulation alone (cohort sampling, both strategies' engine runs and the
-recurring-event pass; valuation and tables excluded), and one line for the
-whole ``run_scenario`` call. The engine runs on one core, so the figure is per
-core.
+recurring-event pass; valuation and tables excluded) and the ratio of the
+engines measured in this same run. Both engines use one core, so the figures
+are per core. The simpy engine is timed up to 10,000 patients only.
 """
 
 from __future__ import annotations
@@ -17,47 +17,63 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 
-from cartsim.api import load_life_table
+import numpy as np
+import scipy
+import simpy
+
+from cartsim.api import prepare
 from cartsim.cohort import sample_cohort
 from cartsim.engine.simpy_engine import PatientInputs, simulate_simpy
-from cartsim.pathway.build import build_model
+from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.rng import Streams
 from cartsim.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
+ENGINES = {"simpy": simulate_simpy, "vectorised": simulate_vectorised}
+SIMPY_MAX = 10_000
 
 
-def time_engine(scenario_path: Path, n: int) -> float:
+def time_engine(scenario_path: Path, n: int, engine: str) -> float:
     scenario = load_scenario(scenario_path)
-    models = build_model(scenario, scenario.point_values())
-    life_table = load_life_table(scenario)
+    models, life_table = prepare(scenario)
+    simulate = ENGINES[engine]
     start = time.perf_counter()
     streams = Streams(scenario.run.seed)
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
     inputs = PatientInputs(cohort.group, cohort.age, cohort.female)
     for name in scenario.strategies:
-        simulate_simpy(models[name].pathways, inputs, life_table=life_table,
-                       horizon=scenario.run.horizon, streams=streams)
+        simulate(models[name].pathways, inputs, life_table=life_table,
+                 horizon=scenario.run.horizon, streams=streams)
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "base.toml")
-    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, {platform.platform()}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+          f"simpy {simpy.__version__}, {platform.platform()}")
     strategies = len(load_scenario(args.scenario).strategies)
     for n in (int(s) for s in args.sizes.split(",")):
-        best = min(time_engine(args.scenario, n) for _ in range(args.repeats))
-        lifetimes = n * strategies
-        print(f"simpy engine, {n:>7,} patients x {strategies} strategies: {best:7.3f} s, "
-              f"{lifetimes / best:>9,.0f} patient-lifetimes/s per core")
+        rates = {}
+        for engine in ENGINES:
+            if engine == "simpy" and n > SIMPY_MAX:
+                continue
+            best = min(time_engine(args.scenario, n, engine) for _ in range(args.repeats))
+            rates[engine] = n * strategies / best
+            print(f"{engine:>10} engine, {n:>9,} patients x {strategies} strategies: "
+                  f"{best:8.3f} s, {rates[engine]:>11,.0f} patient-lifetimes/s per core")
+        if len(rates) == 2:
+            print(f"{'':>10} vectorised / simpy = {rates['vectorised'] / rates['simpy']:.1f}x")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process: {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

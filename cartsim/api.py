@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.events import EventLog
 from cartsim.engine.simpy_engine import PatientInputs, simulate_simpy
+from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.outcomes.accounting import PatientOutcomes, Rates, value_log
 from cartsim.outcomes.discounting import continuous_rate
@@ -20,7 +21,9 @@ from cartsim.pathway.build import StrategyModel, build_model
 from cartsim.rng import Streams
 from cartsim.scenario.model import Scenario
 
-ENGINES = ("simpy",)
+ENGINES = ("vectorised", "simpy")
+"""Engines that interpret a pathway; the vectorised one is the default (patients do not
+interact), simpy is the reference implementation."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +77,16 @@ def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
 
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
                  draw: int = 0, values: Mapping[str, float] | None = None,
-                 engine: str = "simpy", common_random_numbers: bool = True) -> RunResult:
+                 engine: str = "vectorised", common_random_numbers: bool = True) -> RunResult:
     """Simulate every strategy of ``scenario`` on one cohort and value the logs.
 
     ``values`` replaces the point values (a PSA draw or a sensitivity value);
     ``draw`` selects that draw's random-number streams. ``common_random_numbers``
     = False gives each strategy private streams (only to measure what CRN buys).
     """
+    if engine not in ENGINES:
+        msg = f"engine must be one of {', '.join(ENGINES)}; got {engine!r}"
+        raise UsageError(msg)
     if patients is not None and scenario.cohort.file is not None:
         msg = (f"the cohort is read from {scenario.cohort.file.name} (cohort.file), so the "
                "number of patients is the number of rows; drop --patients")
@@ -97,8 +103,9 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     for name in scenario.strategies:
         model = models[name]
         strategy_streams = streams if common_random_numbers else streams.unsynchronised(name)
-        log = simulate_simpy(model.pathways, inputs, life_table=life_table,
-                             horizon=scenario.run.horizon, streams=strategy_streams)
+        simulate = simulate_vectorised if engine == "vectorised" else simulate_simpy
+        log = simulate(model.pathways, inputs, life_table=life_table,
+                       horizon=scenario.run.horizon, streams=strategy_streams)
         logs[name] = log
         outcomes[name] = value_log(log, model.pathways, model.valuations, cohort.group, rates,
                                    scenario.run.cost_factor)

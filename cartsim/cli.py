@@ -124,7 +124,9 @@ def _target(out: Path | None, name: str) -> Path:
               help="Results folder (default: results/<scenario name>).")
 @click.option("--trace", is_flag=True, help="Also write patients.csv and the event trace.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
-@click.option("--engine", type=click.Choice(ENGINES), default="simpy", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="vectorised", show_default=True,
+              help="vectorised (fast, the default) or simpy (the reference engine); both give "
+                   "the same per-patient results.")
 @click.option("--no-crn", is_flag=True,
               help="Give each strategy its own random numbers (to measure what common random "
                    "numbers buy; results are noisier).")

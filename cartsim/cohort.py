@@ -60,9 +60,9 @@ def sample_cohort(spec: CohortSpec, n: int, *, streams: Streams) -> Cohort:
     if spec.file is not None:
         return read_cohort(spec.file, None)
     cohort_streams = Streams(streams.seed, draw=0)
-    u_group = cohort_streams.block("cohort.group", 0, n)[:, 0]
-    u_age = cohort_streams.block("cohort.age", 0, n)[:, 0]
-    u_sex = cohort_streams.block("cohort.sex", 0, n)[:, 0]
+    u_group = cohort_streams.column("cohort.group", 0, 0, n)
+    u_age = cohort_streams.column("cohort.age", 0, 0, n)
+    u_sex = cohort_streams.column("cohort.sex", 0, 0, n)
     weights = np.array([g.weight for g in spec.groups], dtype=float)
     cum = np.cumsum(weights / weights.sum())
     cum[-1] = 1.0

@@ -19,7 +19,7 @@ from scipy import stats
 
 from cartsim.engine.events import EventLog
 from cartsim.pathway.model import Pathway
-from cartsim.rng import Streams, purpose_width
+from cartsim.rng import Streams
 
 SMALL_MEAN = 50.0
 
@@ -34,22 +34,24 @@ def poisson_from_uniform(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
     q = 1.0 - np.asarray(u, dtype=float)
     mean = np.asarray(mean, dtype=float)
     counts = np.zeros(q.shape, dtype=np.int64)
-    small = (mean > 0) & (mean <= SMALL_MEAN)
-    if small.any():
-        qs, ms = q[small], mean[small]
+    small = np.flatnonzero((mean > 0) & (mean <= SMALL_MEAN))
+    if small.size:
+        # Walk the CDF, keeping only the draws still below their quantile.
+        idx = small
+        qs, ms = q[idx], mean[idx]
         term = np.exp(-ms)
         cdf = term.copy()
-        k = np.zeros(qs.shape, dtype=np.int64)
-        active = cdf <= qs
         step = 0
-        while active.any():
+        going = cdf <= qs
+        idx, qs, ms, term, cdf = idx[going], qs[going], ms[going], term[going], cdf[going]
+        while idx.size:
             step += 1
-            term = np.where(active, term * ms / step, term)
-            cdf = np.where(active, cdf + term, cdf)
-            k = np.where(active, step, k)
+            term = term * ms / step
+            cdf = cdf + term
+            counts[idx] = step
             # Rounding can leave the CDF a hair below 1; stop where it no longer grows.
-            active = active & (cdf <= qs) & (term > 0)
-        counts[small] = k
+            going = (cdf <= qs) & (term > 0)
+            idx, qs, ms, term, cdf = idx[going], qs[going], ms[going], term[going], cdf[going]
     large = mean > SMALL_MEAN
     if large.any():
         counts[large] = np.maximum(stats.poisson.ppf(q[large], mean[large]), 0).astype(np.int64)
@@ -66,20 +68,25 @@ def count_recurring(
     """Fill ``log.recurring_*`` for the patients ``first_patient ..`` of the log."""
     if len(log.sojourn_patient) == 0:
         return
-    groups = np.array([group_of_patient[p] for p in log.sojourn_patient])
+    group_names = sorted(set(group_of_patient) | set(pathways))
+    code = {g: i for i, g in enumerate(group_names)}
+    chunk = group_of_patient[first_patient:first_patient + log.n_patients]
+    patient_group = np.fromiter((code[g] for g in chunk), dtype=np.int64, count=len(chunk))
+    groups = patient_group[log.sojourn_patient - first_patient]
     durations = log.sojourn_end - log.sojourn_start
     rec_soj: list[np.ndarray] = []
     rec_ev: list[np.ndarray] = []
     rec_n: list[np.ndarray] = []
     labels = [e for e in log.event_names if _is_recurring(e, pathways)]
     for label in labels:
-        rate = np.zeros(len(durations))
+        # rate[group, state] of this event, then one gather for every sojourn.
+        table = np.zeros((len(group_names), len(log.state_names)))
         for group, pathway in pathways.items():
             for state in pathway.states.values():
                 for rec in state.recurring:
                     if rec.event == label and rec.rate > 0:
-                        mask = (groups == group) & (log.sojourn_state == log.state_code(state.name))
-                        rate[mask] = rec.rate
+                        table[code[group], log.state_code(state.name)] = rec.rate
+        rate = table[groups, log.sojourn_state]
         idx = np.flatnonzero(rate > 0)
         if idx.size == 0:
             continue
@@ -88,21 +95,27 @@ def count_recurring(
         first_of_patient = np.r_[True, patients[1:] != patients[:-1]]
         starts = np.maximum.accumulate(np.where(first_of_patient, np.arange(idx.size), 0))
         column = np.arange(idx.size) - starts
-        block = streams.block(label, first_patient, first_patient + log.n_patients)
-        width = purpose_width(label)
         u = np.empty(idx.size)
-        inside = column < width
-        u[inside] = block[patients[inside] - first_patient, column[inside]]
-        for j in np.flatnonzero(~inside):
-            u[j] = streams.overflow(label, int(patients[j]), int(column[j]))
+        by_use = np.argsort(column, kind="stable")
+        bounds = np.searchsorted(column[by_use], np.arange(int(column.max()) + 2))
+        for use in range(int(column.max()) + 1):
+            at = by_use[bounds[use]:bounds[use + 1]]
+            if at.size:
+                u[at] = streams.column(label, use, first_patient, first_patient
+                                       + log.n_patients)[patients[at] - first_patient]
         counts = poisson_from_uniform(u, rate[idx] * durations[idx])
         rec_soj.append(idx)
         rec_ev.append(np.full(idx.size, log.event_code_of(label)))
         rec_n.append(counts)
     if rec_soj:
-        log.recurring_sojourn = np.concatenate(rec_soj).astype(np.int64)
-        log.recurring_event = np.concatenate(rec_ev).astype(np.int64)
-        log.recurring_count = np.concatenate(rec_n).astype(np.int64)
+        soj = np.concatenate(rec_soj).astype(np.int64)
+        ev = np.concatenate(rec_ev).astype(np.int64)
+        # Canonical row order (by sojourn, then event) whatever the chunking, so
+        # totals are summed in the same order by every engine and worker count.
+        order = np.lexsort((ev, soj))
+        log.recurring_sojourn = soj[order]
+        log.recurring_event = ev[order]
+        log.recurring_count = np.concatenate(rec_n).astype(np.int64)[order]
 
 
 def _is_recurring(label: str, pathways: Mapping[str, Pathway]) -> bool:

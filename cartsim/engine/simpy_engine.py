@@ -356,7 +356,7 @@ def simulate_simpy(
     life_table: LifeTable | None,
     horizon: float,
     streams: Streams,
-    chunk_size: int = 512,
+    chunk_size: int = 4096,
 ) -> EventLog:
     """Simulate every patient under one strategy (one pathway per patient group)."""
     strategy = next(iter(pathways.values())).strategy

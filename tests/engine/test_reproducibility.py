@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cartsim.engine.simpy_engine import PatientInputs, simulate_simpy
-from cartsim.rng import Streams, purpose_width
+from cartsim.rng import Streams
 
 P_CRS = "strategies.cart.chances.infusion.outcomes.crs.probability"
 
@@ -195,47 +195,34 @@ def test_common_random_numbers_reduce_the_variance_of_the_increment(kv):
 
 
 @pytest.mark.parametrize("purpose", ["death", "relapse", "crs"])
+@pytest.mark.parametrize("use", [0, 1, 40])
 @pytest.mark.parametrize(("start", "stop"), [(0, 1), (3, 10), (4095, 4100), (9990, 10000)])
-def test_streams_block_is_a_slice_of_the_full_block(purpose, start, stop):
-    """Prefix stability / worker independence: block(p, a, b) == block(p, 0, b)[a:b]
-    exactly, for every width (death: 2 columns, others 16); values lie in (0, 1]."""
+def test_streams_column_is_a_slice_of_the_full_column(purpose, use, start, stop):
+    """Prefix stability / worker independence: column(p, k, a, b) == column(p, k, 0, b)[a:b]
+    exactly, for any use k (there is no limit on how often a patient uses a purpose);
+    values lie in (0, 1]."""
     streams = Streams(20240601)
-    part = streams.block(purpose, start, stop)
-    full = Streams(20240601).block(purpose, 0, stop)
-    assert part.shape == (stop - start, purpose_width(purpose))
+    part = streams.column(purpose, use, start, stop)
+    full = Streams(20240601).column(purpose, use, 0, stop)
+    assert part.shape == (stop - start,)
     np.testing.assert_array_equal(part, full[start:stop])
     assert np.all((part > 0.0) & (part <= 1.0))
 
 
-def test_streams_are_keyed_by_seed_draw_purpose_and_salt():
-    """Streams differ by seed, draw, purpose and CRN salt, and never depend on call order."""
-    base = Streams(7).block("relapse", 0, 50)
-    assert not np.array_equal(base, Streams(8).block("relapse", 0, 50))
-    assert not np.array_equal(base, Streams(7, draw=1).block("relapse", 0, 50))
-    assert not np.array_equal(base, Streams(7).block("crs", 0, 50))
-    assert not np.array_equal(base, Streams(7).unsynchronised("cart").block("relapse", 0, 50))
+def test_streams_are_keyed_by_seed_draw_purpose_use_and_salt():
+    """Streams differ by seed, draw, purpose, use and CRN salt, and never depend on call
+    order."""
+    base = Streams(7).column("relapse", 0, 0, 50)
+    assert not np.array_equal(base, Streams(8).column("relapse", 0, 0, 50))
+    assert not np.array_equal(base, Streams(7, draw=1).column("relapse", 0, 0, 50))
+    assert not np.array_equal(base, Streams(7).column("crs", 0, 0, 50))
+    assert not np.array_equal(base, Streams(7).column("relapse", 1, 0, 50))
+    assert not np.array_equal(base, Streams(7).unsynchronised("cart").column("relapse", 0, 0, 50))
     s = Streams(7)
-    s.block("crs", 0, 10)
-    np.testing.assert_array_equal(s.block("relapse", 0, 50), base)
+    s.column("crs", 0, 0, 10)
+    np.testing.assert_array_equal(s.column("relapse", 0, 0, 50), base)
     with pytest.raises(ValueError):
         Streams(-1)
-
-
-def test_streams_overflow_columns_are_reproducible():
-    """A patient needing more than `width` numbers for a purpose: the extra ones come from
-    an overflow stream keyed by (draw, purpose, patient): reproducible, in (0, 1], distinct
-    per patient, index, draw and CRN salt, and distinct from the block's numbers (the
-    engine-level use is checked by the cycle test below)."""
-    width = purpose_width("relapse")
-    s1, s2 = Streams(11), Streams(11)
-    extra = [s1.overflow("relapse", 5, width + j) for j in range(5)]
-    assert extra == [s2.overflow("relapse", 5, width + j) for j in range(5)]
-    assert all(0.0 < u <= 1.0 for u in extra)
-    assert len(set(extra)) == 5
-    assert extra[0] != s1.overflow("relapse", 6, width)
-    assert extra[0] != Streams(11, draw=1).overflow("relapse", 5, width)
-    assert extra[0] != Streams(11).unsynchronised("cart").overflow("relapse", 5, width)
-    assert not set(extra) & set(s1.block("relapse", 0, 10).ravel().tolist())
 
 
 CYCLE = """
@@ -259,21 +246,20 @@ rate = {rho}
 """
 
 
-def test_engine_overflow_columns_are_reproducible_and_prefix_stable(kv):
-    """A two-state cycle a <-> b at rate ρ = 0.3·width each way (about 5ρ = 1.5·width
-    entries into a in 10 years, more than the `width` numbers a row holds) makes "go" and "flare" use
-    overflow numbers; runs stay identical across repeats and patient 0 is the same in
-    runs of 1 and 200 patients. The mean flare count matches 3 × E[time in a] =
-    3 × (5 + (1 − e^{−20ρ})/(4ρ)) at 4 SE (sample SD), so the overflow numbers behave as
-    fresh uniforms."""
-    rho = 0.3 * purpose_width("go")
+def test_engine_many_uses_of_a_purpose_are_reproducible_and_prefix_stable(kv):
+    """A two-state cycle a <-> b at rate ρ = 10 each way (about 5ρ = 50 entries into a in
+    10 years) makes "go" and "flare" use many numbers per patient; runs stay identical
+    across repeats and patient 0 is the same in runs of 1 and 200 patients. The mean flare
+    count matches 3 × E[time in a] = 3 × (5 + (1 − e^{−20ρ})/(4ρ)) at 4 SE (sample SD),
+    so late uses behave as fresh uniforms."""
+    rho = 10.0
     text = CYCLE.format(rho=rho)
     one = kv.run(text, patients=1, cache=False)
     many = kv.run(text, patients=200, cache=False)
     again = kv.run(text, patients=200, cache=False)
     log = many.logs["cycle"]
     entries = np.bincount(log.sojourn_patient[log.sojourn_state == log.state_code("a")])
-    assert np.mean(entries > purpose_width("go")) > 0.5  # the overflow path is exercised
+    assert np.mean(entries > 32) > 0.5  # many uses per patient
     assert_outcomes_equal(many.outcomes["cycle"], again.outcomes["cycle"])
     assert_logs_equal(many.logs["cycle"], again.logs["cycle"])
     for name, values in one.outcomes["cycle"].columns.items():
