@@ -2,9 +2,9 @@
 
 Used for the cost-offset (break-even) time and the cost-over-time table. The
 cumulative cost at time g counts state costs accrued before g, one-off costs
-of events before g, and recurring-event costs in proportion to the share of
-each sojourn's discounted time that lies before g (their times being uniform
-on the sojourn given the count).
+of events at or before g, and recurring-event costs in proportion to the share
+of each sojourn's discounted time that lies before g (their times being
+uniform on the sojourn given the count).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from cartsim.engine.events import EventLog
 from cartsim.outcomes.accounting import Rates, _group_index
-from cartsim.outcomes.discounting import discount_factor, discounted_duration
+from cartsim.outcomes.discounting import discount_factor
 from cartsim.pathway.model import Valuation
 
 
@@ -45,28 +45,46 @@ def cumulative_cost(log: EventLog, valuations: Mapping[str, Valuation],
         for e, name in enumerate(log.event_names):
             event_cost[g, e] = sum(val.event_costs.get(name, {}).values()) * cost_factor
     sp = log.sojourn_patient
+    a, b = log.sojourn_start, log.sojourn_end
     rate = state_rate[gi[sp], log.sojourn_state] if sp.size else np.zeros(0)
+    rs = log.recurring_sojourn
+    if rs.size:
+        # A recurring event's expected discounted cost accrues like a cost rate of
+        # count x cost / duration over its sojourn (its times are uniform there).
+        width = b[rs] - a[rs]
+        per_year = np.where(width > 0, log.recurring_count * event_cost[gi[sp[rs]],
+                                                                      log.recurring_event]
+                            / np.where(width > 0, width, 1.0), 0.0)
+        rate = rate + np.bincount(rs, weights=per_year, minlength=len(sp))
     ep = log.event_patient
     one_off = event_cost[gi[ep], log.event_code] * discount_factor(log.event_time, rates.costs) \
         if ep.size else np.zeros(0)
-    rs = log.recurring_sojourn
-    rec_total = (log.recurring_count * event_cost[gi[sp[rs]], log.recurring_event]
-                 if rs.size else np.zeros(0))
-    start, end = log.sojourn_start, log.sojourn_end
-    full = discounted_duration(start, end, rates.costs)
-    out = np.zeros(len(grid))
-    for k, g in enumerate(grid):
-        upto = discounted_duration(start, np.minimum(end, g), rates.costs)
-        upto = np.where(start < g, upto, 0.0)
-        total = float(np.sum(rate * upto))
-        total += float(np.sum(one_off[log.event_time <= g]))
-        if rs.size:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                share = np.where(full[rs] > 0, upto[rs] / np.where(full[rs] > 0, full[rs], 1.0),
-                                 (start[rs] <= g).astype(float))
-            rec_disc = rec_total * (full[rs] / np.maximum(end[rs] - start[rs], 1e-300))
-            rec_disc = np.where(end[rs] > start[rs], rec_disc,
-                                rec_total * discount_factor(start[rs], rates.costs))
-            total += float(np.sum(rec_disc * share))
-        out[k] = total / n
-    return out
+    out = _accrued_by(grid, a, b, rate, rates.costs)
+    order = np.argsort(log.event_time, kind="stable")
+    upto = np.searchsorted(log.event_time[order], grid, side="right")
+    out += np.r_[0.0, np.cumsum(one_off[order])][upto]
+    return out / n
+
+
+def _accrued_by(grid: np.ndarray, a: np.ndarray, b: np.ndarray, rate: np.ndarray,
+                r: float) -> np.ndarray:
+    """Σ_j rate_j ∫_{a_j}^{min(b_j, g)} e^{-rt} dt at each grid time g, in O(n log n).
+
+    Splits the sum into stays begun before g, stays ended by g and stays open at
+    g, each a cumulative sum over stays sorted by start or by end.
+    """
+    keep = b > a
+    a, b, rate = a[keep], b[keep], rate[keep]
+    by_a, by_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
+    began = np.searchsorted(a[by_a], grid, side="left")      # a < g
+    ended = np.searchsorted(b[by_b], grid, side="right")     # b <= g
+
+    def csum(values: np.ndarray, order: np.ndarray, count: np.ndarray) -> np.ndarray:
+        return np.r_[0.0, np.cumsum(values[order])][count]
+
+    open_rate = csum(rate, by_a, began) - csum(rate, by_b, ended)
+    if r == 0.0:
+        return (csum(rate * b, by_b, ended) - csum(rate * a, by_a, began)
+                + grid * open_rate)
+    return (csum(rate * np.exp(-r * a), by_a, began) - csum(rate * np.exp(-r * b), by_b, ended)
+            - np.exp(-r * grid) * open_rate) / r
