@@ -27,7 +27,8 @@ import simpy
 
 from cartsim.api import prepare
 from cartsim.cohort import sample_cohort
-from cartsim.engine.simpy_engine import PatientInputs, simulate_simpy
+from cartsim.engine.plan import PatientInputs
+from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.rng import Streams
 from cartsim.scenario.load import load_scenario

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.events import EventLog
-from cartsim.engine.simpy_engine import PatientInputs, simulate_simpy
+from cartsim.engine.plan import PatientInputs
+from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.outcomes.accounting import PatientOutcomes, Rates, value_log

@@ -26,20 +26,23 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 import simpy
 
 from cartsim.engine.events import EventLog, LogBuilder, concatenate_logs
+from cartsim.engine.plan import (
+    DEATH_EVENT,
+    DEATH_PURPOSE,
+    PatientInputs,
+    Plan,
+    make_plan,
+    shared_names,
+)
 from cartsim.engine.recurring import count_recurring
 from cartsim.errors import SimulationError
 from cartsim.params.life_table import LifeTable
-from cartsim.params.survival import Exponential, Fixed, Never
 from cartsim.pathway.model import (
     STATE_CLOCK,
-    Chance,
     Mortality,
     Pathway,
     State,
@@ -47,63 +50,6 @@ from cartsim.pathway.model import (
 )
 from cartsim.rng import ChunkUniforms, PatientUniforms, Streams
 from cartsim.vocabulary import DEAD
-
-DEATH_PURPOSE = "death"
-DEATH_EVENT = "death"
-
-
-@dataclass(frozen=True)
-class PatientInputs:
-    """What the engine needs to know about the patients (struct of arrays)."""
-
-    group: tuple[str, ...]
-    age: np.ndarray
-    female: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return len(self.group)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Per-pathway facts computed once: origin-clocked and compiled transitions."""
-
-    pathway: Pathway
-    origin_transitions: Mapping[str, tuple[Transition, ...]]
-    compiled: Mapping[str, tuple[tuple[Any, ...], ...]]
-    compiled_chances: Mapping[str, tuple[Any, ...]]
-
-
-def make_plan(pathway: Pathway) -> Plan:
-    by_origin: dict[str, dict[str, Transition]] = {}
-    for state in pathway.states.values():
-        for tr in state.transitions:
-            if tr.clock != STATE_CLOCK:
-                seen = by_origin.setdefault(tr.clock, {}).setdefault(tr.name, tr)
-                if seen.time != tr.time:
-                    msg = (
-                        f"transition '{tr.name}' on clock '{tr.clock}' has different "
-                        "timing in different states; give each its own name"
-                    )
-                    raise SimulationError(msg)
-    return Plan(
-        pathway=pathway,
-        origin_transitions={k: tuple(v.values()) for k, v in by_origin.items()},
-        compiled={name: _compile_transitions(state) for name, state in pathway.states.items()},
-        compiled_chances={name: _compile_chance(c) for name, c in pathway.chances.items()},
-    )
-
-
-def shared_names(pathways: Mapping[str, Pathway]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """State and event names of a strategy, in a stable order across its groups."""
-    states: list[str] = []
-    events: list[str] = []
-    for pw in pathways.values():
-        states += list(pw.states)
-        events += list(pw.event_labels())
-    events.append(DEATH_EVENT)
-    return tuple(dict.fromkeys(states)), tuple(dict.fromkeys(events))
 
 
 class _Mortality:
@@ -186,49 +132,6 @@ class _Mortality:
             if pick < acc:
                 return name
         return parts[0][0]
-
-
-def _compile_transitions(state: State) -> tuple[tuple[Any, ...], ...]:
-    """(transition, on state clock?, exponential rate or None, sampler) per transition.
-
-    Exponential times are computed inline (-ln u / rate, the same arithmetic as
-    ``Exponential.time_from_uniform``) because they dominate the event loop.
-    Times that need no random number (a zero rate, a fixed duration, never) get
-    the sampler ``None`` and draw nothing; each purpose has its own stream, so
-    this shifts no other draw.
-    """
-    out = []
-    for tr in state.transitions:
-        time = tr.time
-        rate = time.rate if isinstance(time, Exponential) else None
-        if rate == 0.0 or isinstance(time, Never):
-            out.append((tr, tr.clock == STATE_CLOCK, None, None, math.inf))
-        elif isinstance(time, Fixed):
-            out.append((tr, tr.clock == STATE_CLOCK, None, None, time.time))
-        else:
-            out.append((tr, tr.clock == STATE_CLOCK, rate, time.time_from_uniform, 0.0))
-    return tuple(out)
-
-
-def _compile_chance(chance: Chance) -> tuple[Any, ...]:
-    """(cumulative probabilities, outcomes, the certain outcome's index or None).
-
-    A draw is made only when the outcome is uncertain: with one outcome of
-    probability 1 (or none possible) the branch is taken without a number.
-    """
-    cum, acc = [], 0.0
-    for outcome in chance.outcomes:
-        acc += outcome.probability
-        cum.append(acc)
-    certain = None
-    if acc == 0.0:
-        certain = -1
-    else:
-        for k, outcome in enumerate(chance.outcomes):
-            if outcome.probability == 1.0:
-                certain = k
-                break
-    return tuple(cum), chance.outcomes, certain
 
 
 def _patient(

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cartsim.engine.events import ALIVE, EventLog, concatenate_logs
-from cartsim.engine.recurring import count_recurring
-from cartsim.engine.simpy_engine import (
+from cartsim.engine.plan import (
     DEATH_EVENT,
     DEATH_PURPOSE,
     PatientInputs,
@@ -28,6 +27,7 @@ from cartsim.engine.simpy_engine import (
     make_plan,
     shared_names,
 )
+from cartsim.engine.recurring import count_recurring
 from cartsim.engine.vector_mortality import MortalityArrays
 from cartsim.errors import SimulationError
 from cartsim.params.life_table import LifeTable

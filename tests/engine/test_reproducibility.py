@@ -13,7 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from cartsim.engine.simpy_engine import PatientInputs, simulate_simpy
+from cartsim.engine.plan import PatientInputs
+from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.rng import Streams
 
 P_CRS = "strategies.cart.chances.infusion.outcomes.crs.probability"
