@@ -16,8 +16,10 @@ import click
 
 from cartsim.api import ENGINES, prepare, run_scenario
 from cartsim.errors import CartsimError
+from cartsim.psa import MAX_DRAWS, run_psa
 from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.input_tables import parameters_table
+from cartsim.report.psa_output import psa_files, psa_summary_text
 from cartsim.report.run_output import run_files, summary_text
 from cartsim.report.tables import table_to_csv, table_to_markdown
 from cartsim.scenario.load import load_scenario
@@ -70,6 +72,7 @@ def main() -> None:
       cartsim run scenarios/sle.toml --set car_t.relapse.rate=0.10 --patients 20000
       cartsim check scenarios/my.toml
       cartsim params scenarios/base.toml
+      cartsim psa scenarios/base.toml --draws 1000 --workers 2
     """
 
 
@@ -159,6 +162,54 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
         write_run_folder(target, files, overwrite=overwrite)
     if not quiet:
         click.echo(summary_text(files, result))
+        click.echo(f"\nWrote {len(files)} files to {target}/")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--draws", type=click.IntRange(1, MAX_DRAWS), default=1000, show_default=True,
+              help="Parameter draws.")
+@click.option("--patients", type=click.IntRange(1, MAX_PATIENTS), default=1000,
+              show_default=True, help="Patients per draw and strategy.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes to spread the draws over; results are identical for any number.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+              help="Root random seed (default: run.seed).")
+@set_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results folder (default: results/<scenario name>_psa).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
+@click.option("--engine", type=click.Choice(ENGINES), default="vectorised", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@debug_option
+@guarded
+def psa(scenario: Path, draws: int, patients: int, workers: int, seed: int | None,
+        overrides: tuple[str, ...], out: Path | None, overwrite: bool, engine: str,
+        quiet: bool, debug: bool) -> None:
+    """Probabilistic sensitivity analysis: CE plane, CEAC/CEAF, EVPI, EVPPI.
+
+    \b
+    Examples:
+      cartsim psa scenarios/base.toml --draws 1000 --workers 2
+      cartsim psa scenarios/sle.toml --draws 200 --patients 2000 --out results/sle_psa
+    """
+    s = load_scenario(scenario, overrides)
+    prepare(s)
+    target = _target(out, f"{s.run.output}_psa")
+    check_run_folder(target, overwrite=overwrite)
+    if quiet:
+        result = run_psa(s, draws=draws, patients=patients, seed=seed, workers=workers,
+                         engine=engine)
+    else:
+        with click.progressbar(length=draws, label=f"PSA: {draws} draws x {patients:,} "
+                               "patients", file=sys.stderr) as bar:
+            result = run_psa(s, draws=draws, patients=patients, seed=seed, workers=workers,
+                             engine=engine, progress=bar.update)
+    files = psa_files(result, overrides)
+    with run_lock(target):
+        write_run_folder(target, files, overwrite=overwrite)
+    if not quiet:
+        click.echo(psa_summary_text(files, result))
         click.echo(f"\nWrote {len(files)} files to {target}/")
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.parameter import Parameter
-from cartsim.scenario.clinical import ROOTS, is_leaf, parse_clinical
+from cartsim.scenario.clinical import CATEGORICAL_SETS, ROOTS, is_leaf, parse_clinical
 from cartsim.scenario.clinical_schema import DISEASES, STRATEGIES, STRATEGY_LABELS
 from cartsim.scenario.custom import parse_custom
 from cartsim.scenario.model import CohortSpec, Scenario
@@ -184,12 +184,15 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         strategies = tuple(sorted(custom))
         labels = {k: s.label for k, s in custom.items()}
         groups = None
+        sets = tuple(tuple(o.probability for o in ch.outcomes)
+                     for st in custom.values() for ch in st.chances.values())
     else:
         if "strategies" in raw:
             problems.add("strategies", "strategy tables need model = \"custom\"", None,
                          did_you_mean("strategies", TOP_KEYS), has_value=False)
         params, relapse_model = parse_clinical(raw, problems)
         strategies, labels, groups = STRATEGIES, dict(STRATEGY_LABELS), DISEASES
+        sets = tuple(names for _, names in CATEGORICAL_SETS)
     run = parse_run(raw.get("run"), name, strategies, problems)
     cohort = parse_cohort(raw.get("cohort"), groups, base_dir, problems)
     if problems:
@@ -204,7 +207,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         name=name, source=source, title=title, description=description, model=model, run=run,
         cohort=cohort, parameters=params, relapse_model=relapse_model, strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
-        base_dir=base_dir,
+        base_dir=base_dir, probability_sets=sets,
     )
 
 

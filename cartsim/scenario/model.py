@@ -154,6 +154,8 @@ class Scenario:
     custom: Mapping[str, CustomStrategy] = field(default_factory=dict)
     canonical_hash: str = ""
     base_dir: Path = Path()
+    probability_sets: tuple[tuple[str, ...], ...] = ()
+    """Parameters that are the probabilities of one categorical branch (sum <= 1)."""
 
     def point_values(self) -> dict[str, float]:
         return {name: p.value for name, p in self.parameters.items()}
