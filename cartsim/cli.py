@@ -6,6 +6,7 @@ This is the only module that prints. Exit codes: 0 ok; 1 the run failed;
 
 from __future__ import annotations
 
+import io
 import sys
 import traceback
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from typing import Any
 import click
 
 from cartsim.api import ENGINES, prepare, run_scenario
-from cartsim.errors import CartsimError
+from cartsim.errors import CartsimError, UsageError
 from cartsim.psa import MAX_DRAWS, run_psa
+from cartsim.report.checkpoint import CheckpointWriter, checkpoint_path, read_checkpoint
 from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.input_tables import parameters_table
 from cartsim.report.psa_output import psa_files, psa_summary_text
@@ -178,36 +180,62 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
 @set_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default: results/<scenario name>_psa).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing results folder (and any unfinished checkpoint).")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted PSA from its checkpoint (same scenario and options).")
 @click.option("--engine", type=click.Choice(ENGINES), default="vectorised", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @debug_option
 @guarded
 def psa(scenario: Path, draws: int, patients: int, workers: int, seed: int | None,
-        overrides: tuple[str, ...], out: Path | None, overwrite: bool, engine: str,
-        quiet: bool, debug: bool) -> None:
+        overrides: tuple[str, ...], out: Path | None, overwrite: bool, resume: bool,
+        engine: str, quiet: bool, debug: bool) -> None:
     """Probabilistic sensitivity analysis: CE plane, CEAC/CEAF, EVPI, EVPPI.
 
     \b
     Examples:
       cartsim psa scenarios/base.toml --draws 1000 --workers 2
       cartsim psa scenarios/sle.toml --draws 200 --patients 2000 --out results/sle_psa
+      cartsim psa scenarios/base.toml --draws 1000 --workers 2 --resume   # after Ctrl-C
     """
     s = load_scenario(scenario, overrides)
     prepare(s)
     target = _target(out, f"{s.run.output}_psa")
-    check_run_folder(target, overwrite=overwrite)
-    if quiet:
-        result = run_psa(s, draws=draws, patients=patients, seed=seed, workers=workers,
-                         engine=engine)
-    else:
-        with click.progressbar(length=draws, label=f"PSA: {draws} draws x {patients:,} "
-                               "patients", file=sys.stderr) as bar:
-            result = run_psa(s, draws=draws, patients=patients, seed=seed, workers=workers,
-                             engine=engine, progress=bar.update)
-    files = psa_files(result, overrides)
+    ckpt = checkpoint_path(target)
+    header = {"scenario_hash": s.canonical_hash, "seed": seed if seed is not None else s.run.seed,
+              "patients": patients, "engine": engine, "strategies": list(s.strategies)}
+    target.parent.mkdir(parents=True, exist_ok=True)
     with run_lock(target):
+        check_run_folder(target, overwrite=overwrite)
+        done: dict = {}
+        if resume:
+            if not ckpt.is_file():
+                msg = f"nothing to resume: no checkpoint at {ckpt}"
+                raise UsageError(msg)
+            done, keep, note = read_checkpoint(ckpt, header)
+            writer = CheckpointWriter(ckpt, None, keep)
+            if not quiet:
+                click.echo(f"Resuming: {len(done)} draws already done."
+                           + (f" ({note})" if note else ""), err=True)
+        else:
+            if ckpt.exists() and not overwrite:
+                msg = (f"a checkpoint of an unfinished PSA exists ({ckpt}): add --resume to "
+                       "continue it, or --overwrite to start again")
+                raise UsageError(msg)
+            writer = CheckpointWriter(ckpt, header)
+        remaining = draws - len([k for k in done if k <= draws])
+        with click.progressbar(length=remaining, label=f"PSA: {draws} draws x {patients:,} "
+                               "patients", file=sys.stderr if not quiet else io.StringIO()) as bar:
+            def on_results(batch: list) -> None:
+                writer.append(batch)
+                bar.update(len(batch))
+
+            result = run_psa(s, draws=draws, patients=patients, seed=seed, workers=workers,
+                             engine=engine, done=done, on_results=on_results)
+        files = psa_files(result, overrides, resumed=len(done))
         write_run_folder(target, files, overwrite=overwrite)
+        ckpt.unlink(missing_ok=True)
     if not quiet:
         click.echo(psa_summary_text(files, result))
         click.echo(f"\nWrote {len(files)} files to {target}/")

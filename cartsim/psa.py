@@ -9,9 +9,10 @@ sexes, diseases) is the same in every draw.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import signal
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,10 +80,22 @@ def _worker(args: tuple[Scenario, list[int], list[dict[str, float]], int, int, s
             for k, v in zip(ks, values, strict=True)]
 
 
+def _ignore_interrupts() -> None:
+    # Workers leave Ctrl-C to the parent, which stops the pool (cpython #125886).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_psa(scenario: Scenario, *, draws: int, patients: int | None = None,
             seed: int | None = None, workers: int = 1, engine: str = "vectorised",
-            progress: Callable[[int], None] | None = None) -> PsaResult:
-    """Simulate draws 1..``draws``; ``workers`` > 1 spreads them over processes."""
+            done: Mapping[int, DrawResult] | None = None,
+            on_results: Callable[[list[DrawResult]], None] | None = None) -> PsaResult:
+    """Simulate draws 1..``draws``; ``workers`` > 1 spreads them over processes.
+
+    ``done`` holds draws already simulated (from a checkpoint): only the missing
+    ones are run. ``on_results`` is called with each batch of finished draws as
+    it arrives (to checkpoint them). On Ctrl-C the worker processes are
+    terminated before ``KeyboardInterrupt`` propagates.
+    """
     if not 1 <= draws <= MAX_DRAWS:
         msg = f"--draws must be between 1 and {MAX_DRAWS:,}; got {draws}"
         raise UsageError(msg)
@@ -93,28 +106,32 @@ def run_psa(scenario: Scenario, *, draws: int, patients: int | None = None,
     root = seed if seed is not None else scenario.run.seed
     ks = list(range(1, draws + 1))
     table = draw_parameters(scenario.parameters, ks, root, scenario.probability_sets)
-    values = [table.at(j) for j in range(len(ks))]
-    chunks = _chunks(ks, max(1, min(64, draws // (workers * 4) or 1)))
-    results: dict[int, DrawResult] = {}
-    jobs = [(scenario, [ks[i] for i in c], [values[i] for i in c], n, root, engine)
-            for c in chunks]
-    if workers == 1:
+    results: dict[int, DrawResult] = {k: r for k, r in (done or {}).items() if k in set(ks)}
+    todo = [j for j, k in enumerate(ks) if k not in results]
+    size = max(1, min(64, len(todo) // (workers * 4) or 1))
+    jobs = [(scenario, [ks[j] for j in todo[i:i + size]],
+             [table.at(j) for j in todo[i:i + size]], n, root, engine)
+            for i in range(0, len(todo), size)]
+
+    def collect(batch: list[DrawResult]) -> None:
+        for r in batch:
+            results[r.draw] = r
+        if on_results:
+            on_results(batch)
+
+    if workers == 1 or len(jobs) <= 1:
         for job in jobs:
-            for r in _worker(job):
-                results[r.draw] = r
-            if progress:
-                progress(len(job[1]))
+            collect(_worker(job))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for done in pool.map(_worker, jobs):
-                for r in done:
-                    results[r.draw] = r
-                if progress:
-                    progress(len(done))
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts)
+        try:
+            for batch in pool.imap_unordered(_worker, jobs):
+                collect(batch)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     ordered = tuple(results[k] for k in ks)  # reduce in draw order, whatever the workers
     return PsaResult(scenario, scenario.strategies, table, n, root, engine, ordered)
-
-
-def _chunks(ks: Sequence[int], size: int) -> list[list[int]]:
-    idx = list(range(len(ks)))
-    return [idx[i:i + size] for i in range(0, len(idx), size)]

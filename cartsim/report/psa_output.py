@@ -20,7 +20,7 @@ from cartsim.report.tables import (
 from cartsim.scenario.settings import horizon_label
 
 
-def psa_files(res: PsaResult, overrides: Sequence[str]) -> dict[str, str]:
+def psa_files(res: PsaResult, overrides: Sequence[str], resumed: int = 0) -> dict[str, str]:
     files: dict[str, str] = {}
     for table in [*psa_tables(res), parameters_table(res.scenario)]:
         files[f"{table.name}.csv"] = table_to_csv(table)
@@ -42,7 +42,8 @@ def psa_files(res: PsaResult, overrides: Sequence[str]) -> dict[str, str]:
         files=files,
         extra={"scenario_file": res.scenario.source, "overrides": list(overrides),
                "clipped_draws": dict(res.draws.clipped),
-               "rescaled_probability_sets": res.draws.rescaled_sets},
+               "rescaled_probability_sets": res.draws.rescaled_sets,
+               "resumed_from_checkpoint": resumed},
     )
     files["run.json"] = manifest_to_json(manifest)
     return files
