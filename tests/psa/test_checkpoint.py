@@ -166,7 +166,8 @@ def test_sigint_stops_workers_and_keeps_completed_draws(tmp_path):
     proc.communicate(timeout=15)
     assert proc.returncode == 130 and time.time() - start < 15
     time.sleep(0.3)
-    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
+    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True,
+                          check=False)
     assert left.stdout.strip() == ""
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
