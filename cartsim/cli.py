@@ -7,6 +7,7 @@ This is the only module that prints. Exit codes: 0 ok; 1 the run failed;
 from __future__ import annotations
 
 import io
+import math
 import sys
 import traceback
 from collections.abc import Callable
@@ -23,9 +24,19 @@ from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.input_tables import parameters_table
 from cartsim.report.psa_output import psa_files, psa_summary_text
 from cartsim.report.run_output import run_files, summary_text
+from cartsim.report.sensitivity_tables import (
+    one_way_tables,
+    parse_grid,
+    sensitivity_files,
+    sensitivity_summary,
+    sweep_table,
+    threshold_table,
+)
 from cartsim.report.tables import table_to_csv, table_to_markdown
 from cartsim.scenario.load import load_scenario
 from cartsim.scenario.settings import MAX_PATIENTS
+from cartsim.sensitivity import dsa_ranges, one_way, threshold
+from cartsim.sensitivity import sweep as run_sweep
 
 RESULTS_ROOT = Path("results")
 
@@ -75,6 +86,8 @@ def main() -> None:
       cartsim check scenarios/my.toml
       cartsim params scenarios/base.toml
       cartsim psa scenarios/base.toml --draws 1000 --workers 2
+      cartsim dsa scenarios/base.toml
+      cartsim threshold scenarios/base.toml --param costs.car_t.product --wtp 100000,150000
     """
 
 
@@ -226,7 +239,7 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, seed: int | Non
             writer = CheckpointWriter(ckpt, header)
         remaining = draws - len([k for k in done if k <= draws])
         with click.progressbar(length=remaining, label=f"PSA: {draws} draws x {patients:,} "
-                               "patients", file=sys.stderr if not quiet else io.StringIO()) as bar:
+                               "patients", file=_progress_file(quiet)) as bar:
             def on_results(batch: list) -> None:
                 writer.append(batch)
                 bar.update(len(batch))
@@ -239,6 +252,153 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, seed: int | Non
     if not quiet:
         click.echo(psa_summary_text(files, result))
         click.echo(f"\nWrote {len(files)} files to {target}/")
+
+
+def _common_analysis_options(func: Callable[..., None]) -> Callable[..., None]:
+    """--patients, --seed, --set, --out, --overwrite, --engine, --quiet, --debug."""
+    for option in reversed([
+        click.option("--patients", type=click.IntRange(1, MAX_PATIENTS), default=None,
+                     help="Patients per strategy in every run (default: run.patients)."),
+        click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+                     help="Root random seed (default: run.seed); every run shares it."),
+        set_option,
+        click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Results folder."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing results folder."),
+        click.option("--engine", type=click.Choice(ENGINES), default="vectorised",
+                     show_default=True),
+        click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
+        debug_option,
+    ]):
+        func = option(func)
+    return func
+
+
+def _write_analysis(target: Path, files: dict[str, str], overwrite: bool, quiet: bool,
+                    summary: str) -> None:
+    with run_lock(target):
+        write_run_folder(target, files, overwrite=overwrite)
+    if not quiet:
+        click.echo(summary)
+        click.echo(f"\nWrote {len(files)} files to {target}/")
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", "names", multiple=True, metavar="NAME",
+              help="Only these parameters (repeatable; default: every one with a range).")
+@_common_analysis_options
+@guarded
+def dsa(scenario: Path, names: tuple[str, ...], patients: int | None, seed: int | None,
+        overrides: tuple[str, ...], out: Path | None, overwrite: bool, engine: str,
+        quiet: bool, debug: bool) -> None:
+    """One-way sensitivity analysis: each parameter at its low and high value -> tornado.
+
+    Ranges are the parameter's low/high in the scenario, else the 2.5%/97.5% points of its
+    distribution. All runs share one seed (common random numbers).
+
+    \b
+    Example:
+      cartsim dsa scenarios/base.toml --patients 2000
+    """
+    s = load_scenario(scenario, overrides)
+    prepare(s)
+    target = _target(out, f"{s.run.output}_dsa")
+    check_run_folder(target, overwrite=overwrite)
+    runs = 1 + 2 * len(dsa_ranges(s, list(names) or None))
+    with click.progressbar(length=runs, label=f"DSA: {runs} runs", file=_progress_file(quiet)) as bar:
+        result = one_way(s, patients=patients, seed=seed, engine=engine,
+                         names=list(names) or None, progress=bar.update)
+    tables = one_way_tables(result)
+    files = sensitivity_files(tables, s, result.info, command="dsa", overrides=overrides)
+    _write_analysis(target, files, overwrite, quiet, sensitivity_summary(tables[1]))
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--grid", "grid_items", multiple=True, required=True, metavar="NAME=VALUES",
+              help="A parameter and its values: NAME=v1,v2,... or NAME=start:stop:count, in "
+                   "the unit the scenario writes (repeatable; every combination is run).")
+@_common_analysis_options
+@guarded
+def sweep(scenario: Path, grid_items: tuple[str, ...], patients: int | None, seed: int | None,
+          overrides: tuple[str, ...], out: Path | None, overwrite: bool, engine: str,
+          quiet: bool, debug: bool) -> None:
+    """Run every combination of parameter values (two-way grids and beyond).
+
+    \b
+    Example:
+      cartsim sweep scenarios/base.toml --grid car_t.relapse.rate=0,0.05,0.1 \\
+          --grid costs.car_t.product=300000,450000
+    """
+    s = load_scenario(scenario, overrides)
+    prepare(s)
+    grid = parse_grid(grid_items)
+    target = _target(out, f"{s.run.output}_sweep")
+    check_run_folder(target, overwrite=overwrite)
+    runs = math.prod(len(v) for v in grid.values())
+    with click.progressbar(length=runs, label=f"Sweep: {runs} runs",
+                           file=_progress_file(quiet)) as bar:
+        result = run_sweep(s, grid, patients=patients, seed=seed, engine=engine,
+                           progress=bar.update)
+    table = sweep_table(result)
+    files = sensitivity_files([table], s, result.info, command="sweep", overrides=overrides,
+                              extra={"grid": {k: list(v) for k, v in grid.items()}})
+    _write_analysis(target, files, overwrite, quiet, sensitivity_summary(table))
+
+
+@main.command("threshold")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", "name", required=True, metavar="NAME",
+              help="The parameter to solve for, e.g. costs.car_t.product.")
+@click.option("--wtp", "wtp_text", default=None, metavar="W1,W2,...",
+              help="Willingness-to-pay values (default: run.wtp).")
+@click.option("--lower", type=float, default=None, help="Lower end of the search bracket.")
+@click.option("--upper", type=float, default=None, help="Upper end of the search bracket.")
+@_common_analysis_options
+@guarded
+def threshold_command(scenario: Path, name: str, wtp_text: str | None, lower: float | None,
+                      upper: float | None, patients: int | None, seed: int | None,
+                      overrides: tuple[str, ...], out: Path | None, overwrite: bool,
+                      engine: str, quiet: bool, debug: bool) -> None:
+    """The parameter value at which INMB = 0 at each WTP (value-based price, break-even
+    relapse rate, tolerable malignancy risk), found on common random numbers.
+
+    \b
+    Example:
+      cartsim threshold scenarios/base.toml --param costs.car_t.product --wtp 100000,150000
+    """
+    s = load_scenario(scenario, overrides)
+    prepare(s)
+    wtp = _parse_wtp(wtp_text) if wtp_text else s.run.wtp
+    target = _target(out, f"{s.run.output}_threshold")
+    check_run_folder(target, overwrite=overwrite)
+    if not quiet:
+        click.echo(f"Searching for the threshold of {name}...", err=True)
+    result = threshold(s, name, wtp=wtp, lower=lower, upper=upper, patients=patients,
+                       seed=seed, engine=engine)
+    table = threshold_table(result)
+    files = sensitivity_files([table], s, result.info, command="threshold",
+                              overrides=overrides, extra={"parameter": name,
+                                                          "lower": result.lower,
+                                                          "upper": result.upper})
+    _write_analysis(target, files, overwrite, quiet, sensitivity_summary(table))
+
+
+def _parse_wtp(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError as err:
+        msg = f"--wtp must be numbers separated by commas, e.g. 100000,150000; got {text!r}"
+        raise UsageError(msg) from err
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        msg = f"--wtp values must be finite and >= 0; got {text!r}"
+        raise UsageError(msg)
+    return values
+
+
+def _progress_file(quiet: bool) -> Any:
+    return io.StringIO() if quiet else sys.stderr
 
 
 def run_main() -> None:
