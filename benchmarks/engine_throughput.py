@@ -27,7 +27,6 @@ import simpy
 
 from cartsim.api import prepare
 from cartsim.cohort import sample_cohort
-from cartsim.engine.plan import PatientInputs
 from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.rng import Streams
@@ -45,9 +44,8 @@ def time_engine(scenario_path: Path, n: int, engine: str) -> float:
     start = time.perf_counter()
     streams = Streams(scenario.run.seed)
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
-    inputs = PatientInputs(cohort.group, cohort.age, cohort.female)
     for name in scenario.strategies:
-        simulate(models[name].pathways, inputs, life_table=life_table,
+        simulate(models[name].pathways, cohort, life_table=life_table,
                  horizon=scenario.run.horizon, streams=streams)
     return time.perf_counter() - start
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.events import EventLog
-from cartsim.engine.plan import PatientInputs
 from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.errors import Problem, ScenarioError, UsageError
@@ -97,7 +96,6 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     streams = Streams(root, draw)
     models, life_table = prepare(scenario, values)
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
-    inputs = PatientInputs(group=cohort.group, age=cohort.age, female=cohort.female)
     rates = discount_rates(scenario)
     logs: dict[str, EventLog] = {}
     outcomes: dict[str, PatientOutcomes] = {}
@@ -105,7 +103,7 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
         model = models[name]
         strategy_streams = streams if common_random_numbers else streams.unsynchronised(name)
         simulate = simulate_vectorised if engine == "vectorised" else simulate_simpy
-        log = simulate(model.pathways, inputs, life_table=life_table,
+        log = simulate(model.pathways, cohort, life_table=life_table,
                        horizon=scenario.run.horizon, streams=strategy_streams)
         logs[name] = log
         outcomes[name] = value_log(log, model.pathways, model.valuations, cohort.group, rates,

@@ -1,6 +1,6 @@
-"""What both engines need before they run: patient inputs and a compiled pathway.
+"""What both engines need before they run: a compiled pathway.
 
-A :class:`Plan` turns a pathway into lookups the event loops can use directly:
+The patients are a :class:`cartsim.cohort.Cohort`. A :class:`Plan` turns a pathway into lookups the event loops can use directly:
 the origin-clocked transitions of each origin, and per state the transitions in
 the order that breaks ties, with exponential rates and fixed times picked out
 (they need no sampler call, and a time that needs no randomness draws no
@@ -15,27 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from cartsim.errors import SimulationError
 from cartsim.params.survival import Exponential, Fixed, Never
 from cartsim.pathway.model import STATE_CLOCK, Chance, Pathway, State, Transition
 
 DEATH_PURPOSE = "death"
 DEATH_EVENT = "death"
-
-
-@dataclass(frozen=True)
-class PatientInputs:
-    """What the engine needs to know about the patients (struct of arrays)."""
-
-    group: tuple[str, ...]
-    age: np.ndarray
-    female: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return len(self.group)
 
 
 @dataclass(frozen=True)

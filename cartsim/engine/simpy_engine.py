@@ -29,11 +29,11 @@ from collections.abc import Generator, Mapping
 
 import simpy
 
+from cartsim.cohort import Cohort
 from cartsim.engine.events import EventLog, LogBuilder, concatenate_logs
 from cartsim.engine.plan import (
     DEATH_EVENT,
     DEATH_PURPOSE,
-    PatientInputs,
     Plan,
     make_plan,
     shared_names,
@@ -254,7 +254,7 @@ def _patient(
 
 def simulate_simpy(
     pathways: Mapping[str, Pathway],
-    patients: PatientInputs,
+    patients: Cohort,
     *,
     life_table: LifeTable | None,
     horizon: float,

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cartsim.cohort import Cohort
 from cartsim.engine.events import ALIVE, EventLog, concatenate_logs
 from cartsim.engine.plan import (
     DEATH_EVENT,
     DEATH_PURPOSE,
-    PatientInputs,
     Plan,
     make_plan,
     shared_names,
@@ -296,7 +296,7 @@ def _build_log(strategy: str, start: int, stop: int, state_names: tuple[str, ...
 
 def simulate_vectorised(
     pathways: Mapping[str, Pathway],
-    patients: PatientInputs,
+    patients: Cohort,
     *,
     life_table: LifeTable | None,
     horizon: float,

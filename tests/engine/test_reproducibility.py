@@ -13,7 +13,6 @@ import math
 import numpy as np
 import pytest
 
-from cartsim.engine.plan import PatientInputs
 from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.rng import Streams
 
@@ -165,7 +164,7 @@ def test_chunk_size_does_not_change_the_log(kv):
     """D9 (worker independence): simulating the same patients in chunks of 7 instead of
     4096 gives the identical event log (blocks are cut out by PCG64.advance)."""
     res = kv.run(kv.KV_REF_AE + THIRD, patients=300)
-    inputs = PatientInputs(group=res.cohort.group, age=res.cohort.age, female=res.cohort.female)
+    inputs = res.cohort
     for strategy, model in res.models.items():
         log = simulate_simpy(model.pathways, inputs, life_table=None, horizon=math.inf,
                              streams=Streams(kv.SEED), chunk_size=7)
