@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from cartsim.api import RunResult
-from cartsim.report.files import build_manifest, manifest_to_json
+from cartsim.report.folder import folder_files
 from cartsim.report.input_tables import parameters_table, patients_table, trace_table
 from cartsim.report.run_tables import (
     benefit_risk_table,
@@ -25,8 +25,6 @@ from cartsim.report.run_tables import (
 from cartsim.report.tables import (
     Table,
     format_value,
-    table_to_csv,
-    table_to_markdown,
     terminal_table,
 )
 from cartsim.scenario.settings import horizon_label
@@ -45,44 +43,16 @@ def run_tables(result: RunResult, *, trace: bool) -> list[Table]:
     return tables
 
 
-def settings_of(result: RunResult) -> dict[str, object]:
-    run = result.scenario.run
-    return {
-        "model": result.scenario.model, "title": result.scenario.title,
-        "strategies": list(result.strategies), "comparator": run.comparator,
-        "patients": result.cohort.n, "seed": result.seed,
-        "common_random_numbers": result.common_random_numbers,
-        "horizon": horizon_label(run.horizon),
-        "discount_costs": run.discount_costs, "discount_outcomes": run.discount_outcomes,
-        "discount_convention": run.convention,
-        "continuous_rate_costs": result.rates.costs,
-        "continuous_rate_outcomes": result.rates.outcomes,
-        "currency": run.reported_currency, "price_year": run.reported_price_year,
-        "currency_as_written": run.currency, "price_year_as_written": run.price_year,
-        "cost_conversion_factor": run.cost_factor,
-        "perspective": run.perspective, "wtp": list(run.wtp), "life_table": run.life_table,
-        "groups": list(result.cohort.groups()),
-        "relapse_model": result.scenario.relapse_model if result.scenario.model == "cart_vs_is"
-        else None,
-    }
-
-
 def run_files(result: RunResult, *, trace: bool, command: str,
               overrides: Sequence[str]) -> dict[str, str]:
-    files: dict[str, str] = {}
-    for table in run_tables(result, trace=trace):
-        files[f"{table.name}.csv"] = table_to_csv(table)
-        files[f"{table.name}.md"] = table_to_markdown(table)
-    manifest = build_manifest(
-        command=command, scenario_name=result.scenario.name,
-        scenario_hash=result.scenario.canonical_hash, seed=result.seed,
+    return folder_files(
+        run_tables(result, trace=trace), result.scenario, command=command, seed=result.seed,
         sizes={"patients": result.cohort.n, "strategies": len(result.strategies),
                "iterations": 1},
-        engine=result.engine, settings=settings_of(result), files=files,
-        extra={"scenario_file": result.scenario.source, "overrides": list(overrides)},
-    )
-    files["run.json"] = manifest_to_json(manifest)
-    return files
+        engine=result.engine, overrides=overrides,
+        settings={"patients": result.cohort.n, "seed": result.seed,
+                  "common_random_numbers": result.common_random_numbers,
+                  "groups": list(result.cohort.groups())})
 
 
 def summary_text(files: Mapping[str, str], result: RunResult) -> str:

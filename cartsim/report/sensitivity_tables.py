@@ -18,10 +18,10 @@ import numpy as np
 from cartsim.analysis.cea import MeanEstimate
 from cartsim.analysis.deterministic import Increment
 from cartsim.errors import UsageError
-from cartsim.report.files import build_manifest, manifest_to_json
+from cartsim.report.folder import folder_files
 from cartsim.report.input_tables import parameters_table
 from cartsim.report.run_tables import ICER_NOTE, wtp_key
-from cartsim.report.tables import Table, table_to_csv, table_to_markdown, terminal_table
+from cartsim.report.tables import Table, terminal_table
 from cartsim.scenario.model import Scenario
 from cartsim.sensitivity import (
     Evaluation,
@@ -220,26 +220,10 @@ def sensitivity_files(tables: Sequence[Table], scenario: Scenario, info: RunInfo
                       extra: dict[str, object] | None = None) -> dict[str, str]:
     """File name -> content of a results folder: each table (and the parameter table)
     as CSV and Markdown, and ``run.json`` (``extra`` adds fields, e.g. the grid)."""
-    files: dict[str, str] = {}
-    for table in [*tables, parameters_table(scenario)]:
-        files[f"{table.name}.csv"] = table_to_csv(table)
-        files[f"{table.name}.md"] = table_to_markdown(table)
-    run = scenario.run
-    manifest = build_manifest(
-        command=command, scenario_name=scenario.name, scenario_hash=scenario.canonical_hash,
-        seed=info.seed, sizes={"patients": info.patients, "strategies": len(info.strategies)},
-        engine=info.engine,
-        settings={"model": scenario.model, "title": scenario.title,
-                  "strategies": list(info.strategies), "comparator": info.comparator,
-                  "discount_costs": run.discount_costs, "discount_outcomes": run.discount_outcomes,
-                  "discount_convention": run.convention, "currency": info.currency,
-                  "price_year": info.price_year, "perspective": run.perspective,
-                  "wtp": list(info.wtp), "life_table": run.life_table},
-        files=files,
-        extra={"scenario_file": scenario.source, "overrides": list(overrides), **(extra or {})},
-    )
-    files["run.json"] = manifest_to_json(manifest)
-    return files
+    return folder_files(
+        [*tables, parameters_table(scenario)], scenario, command=command, seed=info.seed,
+        sizes={"patients": info.patients, "strategies": len(info.strategies)},
+        engine=info.engine, overrides=overrides, extra=extra)
 
 
 def sensitivity_summary(table: Table, limit: int = 10) -> str:
