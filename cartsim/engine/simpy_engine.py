@@ -23,7 +23,6 @@ Rules the engine follows (documented for users in the README):
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Generator, Mapping
 
@@ -53,53 +52,44 @@ from cartsim.vocabulary import DEAD
 
 
 class _Mortality:
-    """Death-time arithmetic for one patient (age and sex fixed).
+    """Death-time arithmetic for one patient (age and sex fixed), on the life table."""
 
-    Written with plain floats and lists: it runs at every state entry.
-    """
-
-    __slots__ = ("age0", "cum", "haz", "max_age", "table")
+    __slots__ = ("age0", "haz", "max_age", "sex", "table")
 
     def __init__(self, table: LifeTable | None, age0: float, sex: str) -> None:
         self.table = table
         self.age0 = age0
+        self.sex = sex
         if table is not None:
-            self.cum = table.cumulative[sex]
             self.haz = table.hazard[sex]
             self.max_age = table.max_age
         else:
-            self.cum, self.haz, self.max_age = (0.0,), (), math.inf
-
-    def _cumulative(self, age: float) -> float:
-        if age >= self.max_age:
-            return self.cum[-1] if age == self.max_age else math.inf
-        k = int(age)
-        return self.cum[k] + self.haz[k] * (age - k)
+            self.haz, self.max_age = (), math.inf
 
     def integral(self, m: Mortality, t0: float, t1: float) -> float:
         """Integrated hazard of state mortality ``m`` over [t0, t1]."""
         h = m.excess_rate * (t1 - t0)
-        if m.life_table_ratio and self.table is not None:
-            a0 = self.age0
-            h += m.life_table_ratio * (self._cumulative(a0 + t1) - self._cumulative(a0 + t0))
+        lt = self.table
+        if m.life_table_ratio and lt is not None:
+            a0, sex = self.age0, self.sex
+            h += m.life_table_ratio * (lt.cumulative_hazard(sex, a0 + t1)
+                                       - lt.cumulative_hazard(sex, a0 + t0))
         return h
 
     def time_of_death(self, m: Mortality, t: float, budget: float) -> float:
         """Time at which the hazard integrated from ``t`` reaches ``budget``."""
         ratio, excess = m.life_table_ratio, m.excess_rate
-        if not ratio or self.table is None:
+        lt = self.table
+        if not ratio or lt is None:
             return t + budget / excess if excess > 0 else math.inf
         age = self.age0 + t
         if age >= self.max_age:
             return t
-        cum, haz = self.cum, self.haz
         if excess == 0:
-            target = self._cumulative(age) + budget / ratio
-            if target >= cum[-1]:
-                return self.max_age - self.age0
-            k = bisect.bisect_right(cum, target) - 1
-            rate = haz[k]
-            return (k + (target - cum[k]) / rate if rate > 0 else float(k + 1)) - self.age0
+            target = lt.cumulative_hazard(self.sex, age) + budget / ratio
+            return lt.age_at_cumulative(self.sex, target) - self.age0
+        # A constant excess on top of the table: walk year by year.
+        haz = self.haz
         remaining = budget
         while age < self.max_age:
             k = int(age)
@@ -118,7 +108,7 @@ class _Mortality:
         age = self.age0 + t
         if age >= self.max_age:
             return "background"
-        mu = self.haz[int(age)]
+        mu = self.table.hazard_at(self.sex, age)
         parts = (
             ("background", min(m.life_table_ratio, 1.0) * mu),
             ("disease", max(m.life_table_ratio - 1.0, 0.0) * mu),

@@ -36,10 +36,9 @@ class LifeTable:
     ages: tuple[int, ...]
     hazard: dict[str, tuple[float, ...]]
     cumulative: dict[str, tuple[float, ...]]
-
-    @property
-    def max_age(self) -> float:
-        return float(self.ages[-1] + 1)
+    max_age: float
+    """Last age of the table + 1: nobody lives past it. A field, not a property:
+    the engine reads it at every state entry."""
 
     def cumulative_hazard(self, sex: str, age: float) -> float:
         """Cumulative background hazard from birth to ``age`` (inf past max_age)."""
@@ -49,6 +48,7 @@ class LifeTable:
         return self.cumulative[sex][k] + self.hazard[sex][k] * (age - k)
 
     def hazard_at(self, sex: str, age: float) -> float:
+        """Background hazard per year at ``age`` (inf at and past max_age)."""
         if age >= self.max_age:
             return math.inf
         return self.hazard[sex][int(age)]
@@ -65,10 +65,6 @@ class LifeTable:
         rate = self.hazard[sex][k]
         return k + (target - cum[k]) / rate if rate > 0 else float(k + 1)
 
-    def survival(self, sex: str, from_age: float, to_age: float) -> float:
-        h = self.cumulative_hazard(sex, to_age) - self.cumulative_hazard(sex, from_age)
-        return math.exp(-h)
-
 
 def _build(name: str, ages: list[int], qx: dict[str, list[float]]) -> LifeTable:
     hazard: dict[str, tuple[float, ...]] = {}
@@ -77,7 +73,8 @@ def _build(name: str, ages: list[int], qx: dict[str, list[float]]) -> LifeTable:
         mu = [-math.log1p(-q) if q < 1.0 else math.inf for q in qx[sex]]
         hazard[sex] = tuple(mu)
         cumulative[sex] = tuple(float(x) for x in np.concatenate([[0.0], np.cumsum(mu)]))
-    return LifeTable(name=name, ages=tuple(ages), hazard=hazard, cumulative=cumulative)
+    return LifeTable(name=name, ages=tuple(ages), hazard=hazard, cumulative=cumulative,
+                     max_age=float(ages[-1] + 1))
 
 
 def read_life_table(path: Path | None = None) -> LifeTable:

@@ -44,10 +44,6 @@ class Mortality:
     excess_rate: float = 0.0
     excess_cause: str = "disease"
 
-    @property
-    def is_zero(self) -> bool:
-        return self.life_table_ratio == 0.0 and self.excess_rate == 0.0
-
 
 @dataclass(frozen=True)
 class Transition:

@@ -10,7 +10,6 @@ from cartsim.checks import (
     Problems,
     integer,
     join,
-    name,
     number,
     table,
     text,
@@ -195,7 +194,3 @@ def parse_cohort(raw: Any, groups: tuple[str, ...] | None, base_dir: Path,
 
 def horizon_label(horizon: float) -> str:
     return "lifetime" if math.isinf(horizon) else f"{horizon:g} years"
-
-
-def valid_name(value: Any, path: str, problems: Problems) -> str | None:
-    return name(value, path, problems)
