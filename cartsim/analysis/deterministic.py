@@ -21,6 +21,7 @@ from cartsim.analysis.cea import (
     MeanEstimate,
     compute_icer,
     estimate_mean,
+    exact_mean,
     mcse,
 )
 
@@ -55,13 +56,14 @@ def increment(new: Columns, ref: Columns, strategy: str, comparator: str,
     out: dict[str, MeanEstimate] = {}
     for m in measures:
         a, b = pick(new, m), pick(ref, m)
-        diff = estimate_mean(a).mean - estimate_mean(b).mean
+        diff = exact_mean(a) - exact_mean(b)
         out[m] = MeanEstimate(diff, mcse(a - b), int(a.size))
     d_cost, d_qaly = out["cost"].mean, out["qaly"].mean
+    d_qaly_patient = pick(new, "qaly") - pick(ref, "qaly")
+    d_cost_patient = pick(new, "cost") - pick(ref, "cost")
     inmb = {}
     for lam in wtp:
-        per_patient = lam * (pick(new, "qaly") - pick(ref, "qaly")) - (
-            pick(new, "cost") - pick(ref, "cost"))
+        per_patient = lam * d_qaly_patient - d_cost_patient
         inmb[lam] = MeanEstimate(lam * d_qaly - d_cost, mcse(per_patient), int(per_patient.size))
     return Increment(strategy, comparator, out, compute_icer(d_cost, d_qaly), inmb)
 

@@ -127,10 +127,16 @@ def value_log(
     cost_total = np.zeros(n)
     cost_total_undisc = np.zeros(n)
     for c, cat in enumerate(COST_CATEGORIES):
-        rate = state_cost[sg, ss, c]
-        one_off, rec = event_cost[eg, ec, c], rn * event_cost[rg, re, c]
-        disc = total(sp, rate * dur_c) + total(ep, one_off * df_c) + total(rp, rec * rdf_c)
-        undisc = total(sp, rate * dur) + total(ep, one_off) + total(rp, rec)
+        disc, undisc = np.zeros(n), np.zeros(n)
+        # Most categories accrue only by state or only by event; adding the
+        # skipped all-zero totals would change nothing (x + 0.0 == x).
+        if state_cost[..., c].any():
+            rate = state_cost[sg, ss, c]
+            disc, undisc = disc + total(sp, rate * dur_c), undisc + total(sp, rate * dur)
+        if event_cost[:, :, c].any():
+            one_off, rec = event_cost[eg, ec, c], rn * event_cost[rg, re, c]
+            disc = disc + total(ep, one_off * df_c) + total(rp, rec * rdf_c)
+            undisc = undisc + total(ep, one_off) + total(rp, rec)
         cols[f"cost_{cat}"] = disc
         cols[f"cost_{cat}_undisc"] = undisc
         cost_total = cost_total + disc

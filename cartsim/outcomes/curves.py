@@ -60,31 +60,29 @@ def cumulative_cost(log: EventLog, valuations: Mapping[str, Valuation],
     one_off = event_cost[gi[ep], log.event_code] * discount_factor(log.event_time, rates.costs) \
         if ep.size else np.zeros(0)
     out = _accrued_by(grid, a, b, rate, rates.costs)
-    order = np.argsort(log.event_time, kind="stable")
-    upto = np.searchsorted(log.event_time[order], grid, side="right")
-    out += np.r_[0.0, np.cumsum(one_off[order])][upto]
+    # An event at time t counts at every grid time g >= t.
+    at = np.searchsorted(grid, log.event_time, side="left")
+    out += np.cumsum(np.bincount(at, weights=one_off, minlength=grid.size + 1))[:grid.size]
     return out / n
 
 
 def _accrued_by(grid: np.ndarray, a: np.ndarray, b: np.ndarray, rate: np.ndarray,
                 r: float) -> np.ndarray:
-    """Σ_j rate_j ∫_{a_j}^{min(b_j, g)} e^{-rt} dt at each grid time g, in O(n log n).
+    """Σ_j rate_j ∫_{a_j}^{min(b_j, g)} e^{-rt} dt at each grid time g, in O(n log G).
 
     Splits the sum into stays begun before g, stays ended by g and stays open at
-    g, each a cumulative sum over stays sorted by start or by end.
+    g; each is a cumulative sum over grid bins, so nothing of size n is sorted.
     """
     keep = b > a
     a, b, rate = a[keep], b[keep], rate[keep]
-    by_a, by_b = np.argsort(a, kind="stable"), np.argsort(b, kind="stable")
-    began = np.searchsorted(a[by_a], grid, side="left")      # a < g
-    ended = np.searchsorted(b[by_b], grid, side="right")     # b <= g
+    began = np.searchsorted(grid, a, side="right")   # a < g for grid index >= began
+    ended = np.searchsorted(grid, b, side="left")    # b <= g for grid index >= ended
 
-    def csum(values: np.ndarray, order: np.ndarray, count: np.ndarray) -> np.ndarray:
-        return np.r_[0.0, np.cumsum(values[order])][count]
+    def upto(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+        return np.cumsum(np.bincount(first, weights=values, minlength=grid.size + 1))[:grid.size]
 
-    open_rate = csum(rate, by_a, began) - csum(rate, by_b, ended)
+    open_rate = upto(rate, began) - upto(rate, ended)
     if r == 0.0:
-        return (csum(rate * b, by_b, ended) - csum(rate * a, by_a, began)
-                + grid * open_rate)
-    return (csum(rate * np.exp(-r * a), by_a, began) - csum(rate * np.exp(-r * b), by_b, ended)
+        return upto(rate * b, ended) - upto(rate * a, began) + grid * open_rate
+    return (upto(rate * np.exp(-r * a), began) - upto(rate * np.exp(-r * b), ended)
             - np.exp(-r * grid) * open_rate) / r
