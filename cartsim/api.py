@@ -9,17 +9,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from cartsim.cohort import Cohort, sample_cohort
-from cartsim.engine.events import EventLog
+from cartsim.engine.events import EventLog, concatenate_logs
 from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.errors import Problem, ScenarioError, UsageError
-from cartsim.outcomes.accounting import PatientOutcomes, Rates, value_log
+from cartsim.outcomes.accounting import (
+    OutcomesBuilder,
+    PatientOutcomes,
+    Rates,
+    value_log,
+)
+from cartsim.outcomes.curves import cumulative_cost, curve_grid
 from cartsim.outcomes.discounting import continuous_rate
 from cartsim.params.life_table import LifeTable, read_life_table
 from cartsim.pathway.build import StrategyModel, build_model
 from cartsim.rng import Streams
 from cartsim.scenario.model import Scenario
+
+RUN_CHUNK = 1 << 16
+"""Patients simulated and valued together; bounds a run's memory (see run_scenario)."""
 
 ENGINES = ("vectorised", "simpy")
 """Engines that interpret a pathway; the vectorised one is the default (patients do not
@@ -39,10 +50,20 @@ class RunResult:
     engine: str
     seed: int
     common_random_numbers: bool = True
+    curves: Curves | None = None
 
     @property
     def strategies(self) -> tuple[str, ...]:
         return tuple(self.outcomes)
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Sums over patients at each time of ``grid`` (``curve_grid`` of the horizon),
+    per strategy and measure, accumulated chunk by chunk during the run."""
+
+    grid: np.ndarray
+    sums: Mapping[str, Mapping[str, np.ndarray]]
 
 
 def discount_rates(scenario: Scenario) -> Rates:
@@ -77,12 +98,15 @@ def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
 
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
                  draw: int = 0, values: Mapping[str, float] | None = None,
-                 engine: str = "vectorised", common_random_numbers: bool = True) -> RunResult:
+                 engine: str = "vectorised", common_random_numbers: bool = True,
+                 keep_logs: bool = True) -> RunResult:
     """Simulate every strategy of ``scenario`` on one cohort and value the logs.
 
     ``values`` replaces the point values (a PSA draw or a sensitivity value);
     ``draw`` selects that draw's random-number streams. ``common_random_numbers``
     = False gives each strategy private streams (only to measure what CRN buys).
+    ``keep_logs`` = False drops each chunk's event log once it is valued (large
+    runs without a trace); ``result.logs`` is then empty.
     """
     if engine not in ENGINES:
         msg = f"engine must be one of {', '.join(ENGINES)}; got {engine!r}"
@@ -97,18 +121,33 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     models, life_table = prepare(scenario, values)
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
     rates = discount_rates(scenario)
-    logs: dict[str, EventLog] = {}
-    outcomes: dict[str, PatientOutcomes] = {}
-    for name in scenario.strategies:
-        model = models[name]
-        strategy_streams = streams if common_random_numbers else streams.unsynchronised(name)
-        simulate = simulate_vectorised if engine == "vectorised" else simulate_simpy
-        log = simulate(model.pathways, cohort, life_table=life_table,
-                       horizon=scenario.run.horizon, streams=strategy_streams)
-        logs[name] = log
-        outcomes[name] = value_log(log, model.pathways, model.valuations, cohort.group, rates,
-                                   scenario.run.cost_factor)
-    return RunResult(scenario, cohort, models, logs, outcomes, rates, engine, root,
-                     common_random_numbers)
-
-
+    grid = curve_grid(scenario.run.horizon)
+    simulate = simulate_vectorised if engine == "vectorised" else simulate_simpy
+    logs: dict[str, list[EventLog]] = {name: [] for name in scenario.strategies}
+    parts = {name: OutcomesBuilder(cohort.n) for name in scenario.strategies}
+    cost_curves = {name: np.zeros(grid.size) for name in scenario.strategies}
+    # Patients are simulated and valued a chunk at a time, and only per-patient
+    # totals and curve sums are kept, so memory does not grow with the event logs
+    # (unless keep_logs). Each patient's results do not depend on the chunking.
+    for start in range(0, max(cohort.n, 1), RUN_CHUNK):
+        span = range(start, min(start + RUN_CHUNK, cohort.n))
+        groups = cohort.group[span.start:span.stop]
+        for name in scenario.strategies:
+            model = models[name]
+            strategy_streams = streams if common_random_numbers else streams.unsynchronised(name)
+            log = simulate(model.pathways, cohort, life_table=life_table,
+                           horizon=scenario.run.horizon, streams=strategy_streams, span=span)
+            local = log.rebased(span.start)
+            parts[name].add(span.start, value_log(local, model.pathways, model.valuations,
+                                                  groups, rates, scenario.run.cost_factor))
+            cost_curves[name] += cumulative_cost(local, model.valuations, groups, rates, grid,
+                                                 scenario.run.cost_factor, mean=False)
+            if keep_logs:
+                logs[name].append(log)
+            del log, local
+    return RunResult(
+        scenario, cohort, models,
+        {name: concatenate_logs(chunks) for name, chunks in logs.items() if chunks},
+        {name: builder.build() for name, builder in parts.items()},
+        rates, engine, root, common_random_numbers,
+        Curves(grid, {name: {"cumulative_cost": c} for name, c in cost_curves.items()}))

@@ -15,7 +15,7 @@ appear in the order they happened.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -45,11 +45,27 @@ class EventLog:
     recurring_event: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     recurring_count: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
+    def rebased(self, first_patient: int) -> EventLog:
+        """The same log with patient indices counted from ``first_patient`` (a chunk
+        of a cohort valued on its own)."""
+        return replace(self, sojourn_patient=self.sojourn_patient - first_patient,
+                       event_patient=self.event_patient - first_patient)
+
     def state_code(self, name: str) -> int:
         return self.state_names.index(name)
 
     def event_code_of(self, name: str) -> int:
         return self.event_names.index(name)
+
+
+def check_span(span: range | None, n_patients: int) -> range:
+    """The contiguous patient range an engine simulates (all patients if None)."""
+    if span is None:
+        return range(n_patients)
+    if span.step != 1 or not 0 <= span.start <= span.stop <= n_patients:
+        msg = f"span must be a contiguous range within 0..{n_patients}; got {span}"
+        raise ValueError(msg)
+    return span
 
 
 class LogBuilder:

@@ -29,7 +29,7 @@ from collections.abc import Generator, Mapping
 import simpy
 
 from cartsim.cohort import Cohort
-from cartsim.engine.events import EventLog, LogBuilder, concatenate_logs
+from cartsim.engine.events import EventLog, LogBuilder, check_span, concatenate_logs
 from cartsim.engine.plan import (
     DEATH_EVENT,
     DEATH_PURPOSE,
@@ -250,14 +250,20 @@ def simulate_simpy(
     horizon: float,
     streams: Streams,
     chunk_size: int = 4096,
+    span: range | None = None,
 ) -> EventLog:
-    """Simulate every patient under one strategy (one pathway per patient group)."""
+    """Simulate every patient under one strategy (one pathway per patient group).
+
+    ``span``, a contiguous range of patient indices, simulates only those
+    patients (their log keeps the cohort's patient indices); None means all.
+    """
     strategy = next(iter(pathways.values())).strategy
     plans = {group: make_plan(pw) for group, pw in pathways.items()}
     state_names, event_names = shared_names(pathways)
     logs: list[EventLog] = []
-    for start in range(0, patients.n, chunk_size):
-        stop = min(start + chunk_size, patients.n)
+    span = check_span(span, patients.n)
+    for start in range(span.start, span.stop, chunk_size):
+        stop = min(start + chunk_size, span.stop)
         uniforms = ChunkUniforms(streams, start, stop)
         builder = LogBuilder(strategy, start, stop, state_names, event_names)
         env = simpy.Environment()
@@ -274,5 +280,5 @@ def simulate_simpy(
         count_recurring(log, pathways, patients.group, streams, start)
         logs.append(log)
     if not logs:
-        return LogBuilder(strategy, 0, 0, state_names, event_names).build()
+        return LogBuilder(strategy, span.start, span.start, state_names, event_names).build()
     return concatenate_logs(logs)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cartsim.cohort import Cohort
-from cartsim.engine.events import ALIVE, EventLog, concatenate_logs
+from cartsim.engine.events import ALIVE, EventLog, check_span, concatenate_logs
 from cartsim.engine.plan import (
     DEATH_EVENT,
     DEATH_PURPOSE,
@@ -302,8 +302,10 @@ def simulate_vectorised(
     horizon: float,
     streams: Streams,
     chunk_size: int = 1 << 17,
+    span: range | None = None,
 ) -> EventLog:
-    """Simulate every patient under one strategy; same contract as ``simulate_simpy``."""
+    """Simulate every patient (or those in ``span``) under one strategy; same
+    contract as ``simulate_simpy``."""
     strategy = next(iter(pathways.values())).strategy
     plans = {group: make_plan(pw) for group, pw in pathways.items()}
     state_names, event_names = shared_names(pathways)
@@ -311,8 +313,9 @@ def simulate_vectorised(
     event_index = {n: i for i, n in enumerate(event_names)}
     groups = np.array(patients.group)
     logs: list[EventLog] = []
-    for start in range(0, max(patients.n, 1), chunk_size):
-        stop = min(start + chunk_size, patients.n)
+    span = check_span(span, patients.n)
+    for start in range(span.start, max(span.stop, span.start + 1), chunk_size):
+        stop = min(start + chunk_size, span.stop)
         chunk = ChunkUniforms(streams, start, stop)
         rows = _Rows()
         end_time = np.zeros(stop - start)

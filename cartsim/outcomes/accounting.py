@@ -155,3 +155,43 @@ def value_log(
         strategy=log.strategy, columns=cols, event_names=log.event_names,
         cause_names=log.cause_names,
     )
+
+
+
+class OutcomesBuilder:
+    """Per-patient outcomes of one strategy, filled chunk by chunk into arrays
+    allocated once (joining chunk copies at the end would double the memory).
+
+    Cause-of-death codes are renumbered at :meth:`build` to the sorted union of
+    the chunks' cause names, as a single log would have numbered them.
+    """
+
+    def __init__(self, n_patients: int) -> None:
+        self.n = n_patients
+        self.columns: dict[str, np.ndarray] = {}
+        self.chunks: list[tuple[int, int, tuple[str, ...]]] = []
+        self.first: PatientOutcomes | None = None
+
+    def add(self, start: int, part: PatientOutcomes) -> None:
+        if self.first is None:
+            self.first = part
+            self.columns = {name: np.empty(self.n, dtype=col.dtype)
+                            for name, col in part.columns.items()}
+        stop = start + part.n
+        for name, col in part.columns.items():
+            self.columns[name][start:stop] = col
+        self.chunks.append((start, stop, part.cause_names))
+
+    def build(self) -> PatientOutcomes:
+        if self.first is None:
+            raise ValueError("no chunk was added")
+        if len(self.chunks) == 1:
+            return self.first
+        causes = tuple(sorted({c for *_, names in self.chunks for c in names}))
+        code = self.columns["cause"]
+        for start, stop, names in self.chunks:
+            table = np.array([causes.index(c) for c in names] or [0], dtype=np.int64)
+            part = code[start:stop]
+            code[start:stop] = np.where(part == ALIVE, ALIVE, table[np.maximum(part, 0)])
+        return PatientOutcomes(strategy=self.first.strategy, columns=self.columns,
+                               event_names=self.first.event_names, cause_names=causes)

@@ -29,13 +29,36 @@ def time_grid(horizon: float, end_times: np.ndarray) -> np.ndarray:
     return np.array([g for g in grid if g <= max(last, 0.0)] + ([last] if last not in grid else []))
 
 
+CURVE_YEARS = 150.0
+"""Curves stop here (no patient of a life-table cohort lives this long in the model)."""
+
+
+def curve_grid(horizon: float) -> np.ndarray:
+    """The grid every run's curves are accumulated on, fixed before simulating:
+    quarterly for two years, then yearly, to the horizon (or 150 years)."""
+    last = min(horizon, CURVE_YEARS)
+    grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+    grid += [float(y) for y in range(2, math.ceil(last) + 1)]
+    return np.array([g for g in grid if g <= last] + ([last] if last not in grid else []))
+
+
+def used_points(grid: np.ndarray, horizon: float, end_times: np.ndarray) -> int:
+    """How many leading grid points a table shows: all of them for a finite
+    horizon; up to the first whole year after the last death for a lifetime."""
+    if math.isfinite(horizon):
+        return grid.size
+    last = math.ceil(float(np.max(end_times, initial=0.0)))
+    return max(int(np.searchsorted(grid, last, side="right")), 1)
+
+
 def cumulative_cost(log: EventLog, valuations: Mapping[str, Valuation],
                     group_of_patient: Sequence[str], rates: Rates, grid: np.ndarray,
-                    cost_factor: float = 1.0) -> np.ndarray:
-    """Mean cumulative discounted cost per patient at each grid time."""
+                    cost_factor: float = 1.0, *, mean: bool = True) -> np.ndarray:
+    """Cumulative discounted cost at each grid time: the mean per patient, or
+    (``mean=False``) the sum over the log's patients, which adds up across chunks."""
     groups = list(valuations)
     gi = _group_index(group_of_patient, groups)
-    n = max(log.n_patients, 1)
+    n = max(log.n_patients, 1) if mean else 1
     state_rate = np.zeros((len(groups), len(log.state_names)))
     event_cost = np.zeros((len(groups), len(log.event_names)))
     for g, group in enumerate(groups):

@@ -22,7 +22,7 @@ from cartsim.analysis.deterministic import (
 )
 from cartsim.api import RunResult
 from cartsim.engine.events import ALIVE
-from cartsim.outcomes.curves import cumulative_cost, time_grid
+from cartsim.outcomes.curves import used_points
 from cartsim.report.tables import Table
 from cartsim.scenario.settings import horizon_label
 from cartsim.vocabulary import COST_CATEGORIES
@@ -56,11 +56,11 @@ def increments(result: RunResult, mask: np.ndarray | None = None) -> dict[str, I
 def break_even(result: RunResult) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float | None]]:
     """Cumulative mean discounted cost curves and each strategy's cost-offset time."""
     run = result.scenario.run
-    ends = np.concatenate([log.end_time for log in result.logs.values()])
-    grid = time_grid(run.horizon, ends)
-    curves = {s: cumulative_cost(result.logs[s], result.models[s].valuations, result.cohort.group,
-                                 result.rates, grid, run.cost_factor)
-              for s in result.strategies}
+    ends = np.concatenate([o.columns["end_time"] for o in result.outcomes.values()])
+    used = used_points(result.curves.grid, run.horizon, ends)
+    grid = result.curves.grid[:used]
+    n = max(result.cohort.n, 1)
+    curves = {s: result.curves.sums[s]["cumulative_cost"][:used] / n for s in result.strategies}
     times = {s: (break_even_time(grid, curves[s], curves[run.comparator]) if len(grid) > 1 else None)
              for s in result.strategies if s != run.comparator}
     return grid, curves, times
