@@ -36,22 +36,32 @@ def poisson_from_uniform(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
     counts = np.zeros(q.shape, dtype=np.int64)
     small = np.flatnonzero((mean > 0) & (mean <= SMALL_MEAN))
     if small.size:
-        # Walk the CDF, keeping only the draws still below their quantile.
+        # Walk the CDF term by term. Finished draws stay in the arrays (their
+        # extra terms are ignored) until half are finished, so the arrays are
+        # compacted a few times rather than at every step; each draw still sees
+        # exactly the same floating-point operations.
         idx = small
         qs, ms = q[idx], mean[idx]
         term = np.exp(-ms)
         cdf = term.copy()
-        step = 0
         going = cdf <= qs
         idx, qs, ms, term, cdf = idx[going], qs[going], ms[going], term[going], cdf[going]
+        going = np.ones(idx.size, dtype=bool)
+        found = np.zeros(idx.size, dtype=np.int64)
+        step = 0
         while idx.size:
             step += 1
             term = term * ms / step
             cdf = cdf + term
-            counts[idx] = step
+            found[going] = step
             # Rounding can leave the CDF a hair below 1; stop where it no longer grows.
-            going = (cdf <= qs) & (term > 0)
-            idx, qs, ms, term, cdf = idx[going], qs[going], ms[going], term[going], cdf[going]
+            going &= (cdf <= qs) & (term > 0)
+            active = np.count_nonzero(going)
+            if 2 * active < idx.size:
+                counts[idx] = found
+                idx, qs, ms, term, cdf = (idx[going], qs[going], ms[going], term[going],
+                                          cdf[going])
+                found, going = found[going], np.ones(active, dtype=bool)
     large = mean > SMALL_MEAN
     if large.any():
         counts[large] = np.maximum(stats.poisson.ppf(q[large], mean[large]), 0).astype(np.int64)
@@ -96,13 +106,12 @@ def count_recurring(
         starts = np.maximum.accumulate(np.where(first_of_patient, np.arange(idx.size), 0))
         column = np.arange(idx.size) - starts
         u = np.empty(idx.size)
-        by_use = np.argsort(column, kind="stable")
-        bounds = np.searchsorted(column[by_use], np.arange(int(column.max()) + 2))
+        # Uses are few (a patient's stays in states where the event recurs), so
+        # one pass per use beats sorting all rows by use.
         for use in range(int(column.max()) + 1):
-            at = by_use[bounds[use]:bounds[use + 1]]
-            if at.size:
-                u[at] = streams.column(label, use, first_patient, first_patient
-                                       + log.n_patients)[patients[at] - first_patient]
+            at = np.flatnonzero(column == use)
+            u[at] = streams.column(label, use, first_patient, first_patient
+                                   + log.n_patients)[patients[at] - first_patient]
         counts = poisson_from_uniform(u, rate[idx] * durations[idx])
         rec_soj.append(idx)
         rec_ev.append(np.full(idx.size, log.event_code_of(label)))

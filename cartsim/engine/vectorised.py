@@ -126,7 +126,11 @@ class _Batch:
         for tr in self.plan.origin_transitions.get(name, ()):
             times = self.origin_time.setdefault(tr.name, np.full(self.pid.size, math.inf))
             u = self.uni.draw(tr.name, sel)
-            times[sel] = self.t[sel] + np.array([tr.time.time_from_uniform(x) for x in u])
+            model = tr.time
+            # The simpy engine draws these one at a time; match its arithmetic.
+            t = (model.times_from_uniforms(u) if model.vector_equals_scalar
+                 else np.array([model.time_from_uniform(x) for x in u]))
+            times[sel] = self.t[sel] + t
 
     def _mortality_id(self, m: Mortality) -> int:
         for k, known in enumerate(self.mortalities):

@@ -78,6 +78,10 @@ class SurvivalModel(ABC):
     # (argument, limits for _check_real, power of time in its unit): validated after
     # construction; `scaled` multiplies an argument by factor**power.
     _args: ClassVar[tuple[tuple[str, dict[str, Any], int], ...]] = ()
+    # True where `times_from_uniforms` does exactly the scalar path's IEEE
+    # operations (no transcendental functions whose numpy and libm versions
+    # may differ in the last bit), so engines may use either interchangeably.
+    vector_equals_scalar: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for arg, limits, _ in self._args:

@@ -224,6 +224,7 @@ class Window(SurvivalModel):
     probability: float
     window: float
     _args = (("probability", _PROB, 0), ("window", _NONNEG, 1))
+    vector_equals_scalar = True
 
     def _cumulative_hazard(self, t: np.ndarray) -> np.ndarray:
         frac = np.minimum(t / self.window, 1.0) if self.window > 0.0 else np.ones_like(t)
