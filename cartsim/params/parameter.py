@@ -9,7 +9,8 @@ Rates take ``per`` (year, month, week, day) and durations ``unit`` (years,
 months, weeks, days); cartsim converts both to years before anything is
 sampled, so the model always works in years. A distribution is given in the
 same unit as the value. Without ``value`` the point value is the
-distribution's mean.
+distribution's mean. ``dist = "beta", evidence = "muller2024.sle.response"``
+derives the distribution from case-series counts (see :mod:`cartsim.params.evidence`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from cartsim.checks import Problems, did_you_mean, join, number, text
 from cartsim.errors import ParameterError
 from cartsim.params.distributions import Distribution, make_distribution
+from cartsim.params.evidence import evidence_prior
 
 DAYS_PER_YEAR = 365.25
 RATE_UNITS = {"year": 1.0, "month": 12.0, "week": DAYS_PER_YEAR / 7.0, "day": DAYS_PER_YEAR}
@@ -44,7 +46,7 @@ KINDS: dict[str, tuple[float | None, float | None, bool, str, str]] = {
 META_KEYS = ("value", "per", "unit", "source", "status", "note", "low", "high")
 DIST_KEYS = ("dist", "mean", "se", "sd", "alpha", "beta", "shape", "scale", "meanlog", "sdlog",
              "low", "high", "mode", "events", "n", "exposure", "estimate", "lower", "upper",
-             "alphas", "value")
+             "alphas", "value", "evidence")
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,13 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
                 problems.add(join(path, key), f"a {kind} has no '{key}'", spec[key])
                 return None
     dist: Distribution | None = None
-    if "dist" in spec:
+    evidence_note, evidence_status = "", ""
+    if "evidence" in spec:
+        derived = evidence_prior(spec, path, kind, factor, problems)
+        if derived is None:
+            return None
+        dist, evidence_note, evidence_status = derived
+    elif "dist" in spec:
         try:
             # low/high are the distribution's own bounds for uniform and triangular;
             # for every other family they are the one-way sensitivity range.
@@ -153,7 +161,7 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
                                  what=what)
     if bounds["low"] is not None and bounds["high"] is not None and bounds["low"] > bounds["high"]:
         problems.add(join(path, "low"), "must not exceed high", bounds["low"])
-    status = spec.get("status", "default" if is_default else "")
+    status = spec.get("status", evidence_status or ("default" if is_default else ""))
     if status and text(status, join(path, "status"), problems, choices=STATUSES) is None:
         return None
     source = spec.get("source", "cartsim default" if is_default else "")
@@ -164,6 +172,7 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
     return Parameter(
         name=path, kind=kind, value=given * factor, unit=unit_label, factor=factor,
         given_value=given, given_unit=given_unit, distribution=dist,
-        low=bounds["low"], high=bounds["high"], source=source, status=status, note=note,
+        low=bounds["low"], high=bounds["high"], status=status, note=note,
+        source=f"{source} [{evidence_note}]" if source and evidence_note else source or evidence_note,
         is_default=is_default,
     )
