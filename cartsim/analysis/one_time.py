@@ -1,0 +1,204 @@
+"""ICER's scenarios for single or short-term therapies: who is credited with the savings.
+
+A one-time therapy is paid for at once, while its benefits and its *cost offsets*
+(the comparator's spending on drugs, care and complications that it avoids)
+accrue for life. ICER's adapted methods for high-impact single or short-term
+therapies (ICER, "Adapted Value Assessment Methods for High-Impact Single and
+Short-Term Therapies", Nov 2019; carried into its 2020-2023 Value Assessment
+Framework) show, besides the standard analysis, two ways of *not* crediting all
+of those offsets to the therapy:
+
+* **shared savings** - the offsets are split 50/50 between the health system and
+  the manufacturer, so only half is credited to the therapy;
+* **offset cap** - the offsets credited in any year are capped at $150,000.
+
+Here the therapy's own cost is the ``product`` and ``infusion_episode`` cost
+categories (the CAR-T product and the apheresis-to-discharge episode, including
+re-infusion); the *net cost offset* is the comparator's cost minus the
+strategy's in every other category, so costs the therapy adds (monitoring,
+immunoglobulin, its adverse events) are netted against the savings.
+
+Rules (the README states them too):
+
+* Sharing applies to a net *saving*: when the net offset is negative (the
+  therapy adds cost elsewhere) there is nothing to share and it is counted in full.
+* The cap applies year by year to the **cohort-mean** undiscounted offset per
+  patient who started the model (the unit of ICER's cohort models), not to each
+  simulated patient: a patient's offset is a paired difference of two random
+  histories, and capping only its upper tail would bias the credit downwards by
+  Monte Carlo noise. A year whose offset exceeds the cap has its discounted offset
+  scaled by ``cap / offset``; years of net added cost are not changed.
+
+The value-based (threshold) price of the product at willingness to pay λ is the
+price at which INMB = λ ΔQALY - Δcost = 0. Cost is linear in the price through
+the discounted number of product charges per patient ``units = Δcost_product /
+price`` (re-infusions are charged again, later, so discounted), so
+``price* = price + INMB / units`` exactly, whichever way the offsets are credited.
+All functions are pure: numbers and arrays in, records out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cartsim.analysis.cea import IcerResult, MeanEstimate, compute_icer, mcse
+from cartsim.vocabulary import COST_CATEGORIES
+
+Columns = Mapping[str, np.ndarray]
+THERAPY_CATEGORIES = ("product", "infusion_episode")
+"""Cost categories that make up the one-time therapy itself."""
+PRICE_CATEGORY = "product"
+SHARE = 0.5
+"""ICER's shared-savings scenario: the share of net offsets credited to the therapy."""
+CAP = 150_000.0
+"""ICER's offset-cap scenario: the most offset credited per patient-year (undiscounted)."""
+VARIANTS = ("standard", "shared_savings", "offset_cap")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of crediting the cost offsets, for one strategy against the comparator.
+
+    ``offsets_credited``: the discounted net offset counted in ``inc_cost``;
+    ``price[wtp]``: value-based price of the product (None if it has no units);
+    ``years_capped``: years in which the cap binds (offset-cap variant only).
+    """
+
+    name: str
+    offsets_credited: float
+    inc_cost: MeanEstimate
+    inc_qaly: MeanEstimate
+    icer: IcerResult
+    inmb: Mapping[float, float]
+    price: Mapping[float, float | None]
+    years_capped: int | None = None
+
+
+@dataclass(frozen=True)
+class OneTimeResult:
+    """The three variants, and what they share: the therapy's incremental cost,
+    the discounted product units per patient and the full net cost offset."""
+
+    strategy: str
+    comparator: str
+    therapy_cost: float
+    product_cost: float
+    units: float | None
+    offsets: float
+    variants: tuple[Variant, ...]
+
+
+def shared_offsets(offsets: float, share: float = SHARE) -> float:
+    """The offset credited to the therapy when savings are shared.
+
+    >>> shared_offsets(600_000.0)
+    300000.0
+    >>> shared_offsets(-20_000.0)   # a net added cost is not shared
+    -20000.0
+    """
+    if not 0.0 <= share <= 1.0:
+        msg = f"share must be in [0, 1]; got {share}"
+        raise ValueError(msg)
+    return share * offsets if offsets > 0.0 else offsets
+
+
+def cap_excess(annual_discounted: Sequence[float], annual_undiscounted: Sequence[float],
+               cap: float = CAP) -> tuple[float, int]:
+    """Discounted offset above the annual cap, summed over years, and the years capped.
+
+    Year k's undiscounted offset ``u_k`` above ``cap`` is cut to ``cap``; its
+    discounted offset ``d_k`` is cut in the same proportion, so the excess is
+    ``d_k (1 - cap / u_k)``.
+
+    >>> cap_excess([190_000.0, 95_000.0], [200_000.0, 100_000.0])
+    (47500.0, 1)
+    """
+    d = np.asarray(annual_discounted, dtype=float)
+    u = np.asarray(annual_undiscounted, dtype=float)
+    if d.shape != u.shape:
+        msg = f"discounted and undiscounted offsets differ in length: {d.size} != {u.size}"
+        raise ValueError(msg)
+    if not cap >= 0.0:
+        msg = f"cap must be >= 0; got {cap}"
+        raise ValueError(msg)
+    over = u > cap
+    excess = d[over] * (1.0 - cap / u[over])
+    return math.fsum(excess.tolist()), int(np.count_nonzero(over))
+
+
+def value_based_price(price: float, inmb: float, units: float | None) -> float | None:
+    """The product price at which INMB is 0: ``price + inmb / units``.
+
+    None when the strategy has no product charges (``units`` None or 0).
+
+    >>> value_based_price(450_000.0, 123_000.0, 1.23)
+    550000.0
+    """
+    if units is None or units <= 0.0:
+        return None
+    return price + inmb / units
+
+
+def one_time_variants(new: Columns, ref: Columns, annual_offsets: tuple[np.ndarray, np.ndarray],
+                      *, strategy: str, comparator: str, wtp: Sequence[float],
+                      price: float | None, share: float = SHARE,
+                      cap: float = CAP) -> OneTimeResult:
+    """Standard, shared-savings and offset-cap results of ``new`` against ``ref``.
+
+    Parameters
+    ----------
+    new, ref : Mapping[str, ndarray]
+        Per-patient columns of the strategy and of the comparator (same patients):
+        ``cost``, ``qaly`` and ``cost_<category>`` for every category.
+    annual_offsets : (ndarray, ndarray)
+        Cohort-mean net offset per patient in each year, discounted and undiscounted
+        (comparator minus strategy, categories other than the therapy's).
+    price : float or None
+        The product's price as written in the scenario; None: no value-based price.
+
+    Returns
+    -------
+    OneTimeResult
+        ``standard`` equals the ordinary analysis exactly (difference of mean costs).
+        The other variants add the offset not credited to the standard increment;
+        their MCSE is that of the paired per-patient increments (for the cap, with
+        the capped amount held fixed at its cohort-mean value).
+    """
+    def mean(x: np.ndarray) -> float:
+        return math.fsum(x.tolist()) / x.size
+
+    d_cost, d_qaly = new["cost"] - ref["cost"], new["qaly"] - ref["qaly"]
+    inc_cost = mean(new["cost"]) - mean(ref["cost"])
+    inc_qaly = MeanEstimate(mean(new["qaly"]) - mean(ref["qaly"]), mcse(d_qaly), d_qaly.size)
+    others = [c for c in COST_CATEGORIES if c not in THERAPY_CATEGORIES]
+    per_patient_offset = sum((ref[f"cost_{c}"] - new[f"cost_{c}"] for c in others),
+                             np.zeros(d_cost.size))
+    offsets = mean(per_patient_offset)
+    therapy = [mean(new[f"cost_{c}"]) - mean(ref[f"cost_{c}"]) for c in THERAPY_CATEGORIES]
+    product = therapy[THERAPY_CATEGORIES.index(PRICE_CATEGORY)]
+    units = product / price if price else None
+
+    credited_shared = shared_offsets(offsets, share)
+    excess, years_capped = cap_excess(*annual_offsets, cap=cap)
+    plans = (
+        ("standard", offsets, d_cost, None),
+        ("shared_savings", credited_shared,
+         d_cost + (1.0 - share) * per_patient_offset if offsets > 0.0 else d_cost, None),
+        ("offset_cap", offsets - excess, d_cost, years_capped),
+    )
+    variants = []
+    for name, credited, per_patient, capped in plans:
+        cost = inc_cost + (offsets - credited)
+        inmb = {float(w): w * inc_qaly.mean - cost for w in wtp}
+        variants.append(Variant(
+            name, credited, MeanEstimate(cost, mcse(per_patient), d_cost.size), inc_qaly,
+            compute_icer(cost, inc_qaly.mean), inmb,
+            {w: (value_based_price(price, x, units) if price is not None else None)
+             for w, x in inmb.items()}, capped))
+    return OneTimeResult(strategy, comparator, math.fsum(therapy), product,
+                         units if units is not None and units > 0.0 else None, offsets,
+                         tuple(variants))

@@ -1,0 +1,186 @@
+"""Mean cost per patient in each year of the simulation, by cost category.
+
+The one-time-therapy analysis needs the *time profile* of spending, not just its
+lifetime total: ICER caps the cost offsets of a single or short-term therapy at
+an amount per year. This module values an event log year by year, with the same
+conventions as :mod:`cartsim.outcomes.accounting`, so that the years of a
+category add up to that category's lifetime total:
+
+* state costs accrue continuously over each sojourn and are split at year ends;
+* a one-off event cost falls in the year of its time (year k is the interval
+  ``(k, k + 1]``; year 0 also holds costs at time 0, such as an upfront cost);
+* a recurring event's expected cost (count x cost, its times uniform on the
+  sojourn given the count) accrues like a rate of ``count x cost / duration``.
+
+Means are per patient who *started* the model (the dead contribute nothing),
+the denominator of every other per-patient result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cartsim.engine.events import EventLog
+from cartsim.outcomes.discounting import discount_factor
+from cartsim.pathway.model import Valuation
+from cartsim.vocabulary import COST_CATEGORIES
+
+
+@dataclass(frozen=True)
+class AnnualCosts:
+    """Mean cost per patient by year (rows) and category (columns, ``categories``).
+
+    ``discounted`` is discounted to time 0 at the cost rate; ``undiscounted`` is not.
+    """
+
+    categories: tuple[str, ...]
+    discounted: np.ndarray
+    undiscounted: np.ndarray
+
+    @property
+    def years(self) -> int:
+        return int(self.discounted.shape[0])
+
+    def total(self, categories: Sequence[str], *, discounted: bool = True) -> np.ndarray:
+        """Sum over ``categories`` for each year."""
+        table = self.discounted if discounted else self.undiscounted
+        idx = [self.categories.index(c) for c in categories]
+        return table[:, idx].sum(axis=1)
+
+
+def years_needed(end_times: Sequence[np.ndarray]) -> int:
+    """Whole years that cover every patient's follow-up (at least one).
+
+    >>> years_needed([np.array([0.5, 12.0]), np.array([30.2])])
+    31
+    """
+    last = max((float(np.max(t, initial=0.0)) for t in end_times), default=0.0)
+    return max(1, math.ceil(last))
+
+
+def annual_costs(log: EventLog, valuations: Mapping[str, Valuation],
+                 group_of_patient: Sequence[str], cost_rate: float, years: int,
+                 cost_factor: float = 1.0) -> AnnualCosts:
+    """Mean discounted and undiscounted cost per patient in years ``0 .. years - 1``.
+
+    Parameters
+    ----------
+    log : EventLog
+        One strategy's simulation.
+    valuations : Mapping[str, Valuation]
+        Per patient group (disease), what states and events cost, by category.
+    group_of_patient : sequence of str
+        Each patient's group, in cohort order.
+    cost_rate : float
+        Continuous discount rate for costs (``Rates.costs``).
+    years : int
+        Number of yearly bins; costs after ``years`` are left out, so pass at
+        least :func:`years_needed` of the log's end times to keep every cost.
+    cost_factor : float
+        Currency / price-year conversion applied to every cost, as in accounting.
+
+    Returns
+    -------
+    AnnualCosts
+        Arrays of shape ``(years, len(COST_CATEGORIES))``.
+    """
+    if years < 1:
+        msg = f"years must be >= 1; got {years}"
+        raise ValueError(msg)
+    groups = list(valuations)
+    lookup = {g: i for i, g in enumerate(groups)}
+    gi = np.fromiter((lookup[g] for g in group_of_patient), dtype=np.int64,
+                     count=len(group_of_patient))
+    n_cat = len(COST_CATEGORIES)
+    state_rate = np.zeros((len(groups), len(log.state_names), n_cat))
+    event_cost = np.zeros((len(groups), len(log.event_names), n_cat))
+    for g, group in enumerate(groups):
+        val = valuations[group]
+        for c, cat in enumerate(COST_CATEGORIES):
+            for s, name in enumerate(log.state_names):
+                state_rate[g, s, c] = val.state_costs.get(name, {}).get(cat, 0.0) * cost_factor
+            for e, name in enumerate(log.event_names):
+                event_cost[g, e, c] = val.event_costs.get(name, {}).get(cat, 0.0) * cost_factor
+
+    # Only categories that cost something anywhere are accumulated (the rest stay 0).
+    used = np.flatnonzero(state_rate.any(axis=(0, 1)) | event_cost.any(axis=(0, 1)))
+    state_rate, event_cost = state_rate[:, :, used], event_cost[:, :, used]
+    sp, a, b = log.sojourn_patient, log.sojourn_start, log.sojourn_end
+    rates = state_rate[gi[sp], log.sojourn_state] if sp.size else np.zeros((0, used.size))
+    times, amounts = log.event_time, (event_cost[gi[log.event_patient], log.event_code]
+                                      if log.event_patient.size else np.zeros((0, used.size)))
+    rs = log.recurring_sojourn
+    if rs.size:
+        per_sojourn = log.recurring_count[:, None] * event_cost[gi[sp[rs]], log.recurring_event]
+        width = (b - a)[rs]
+        spread = width > 0
+        for c in range(used.size):
+            rates[:, c] += np.bincount(rs[spread], weights=per_sojourn[spread, c]
+                                       / width[spread], minlength=sp.size)
+        # A zero-length sojourn has no time for a recurring event; any count there is
+        # charged at the sojourn's start, as accounting discounts it.
+        times = np.concatenate([times, a[rs[~spread]]])
+        amounts = np.concatenate([amounts, per_sojourn[~spread]])
+
+    edges = np.arange(1, years + 1, dtype=float)
+    stays, events = _Stays(a, b, edges), _Events(times, edges)
+    n = max(log.n_patients, 1)
+    out = []
+    for r in (cost_rate, 0.0):
+        by_edge = np.zeros((years, n_cat))
+        by_edge[:, used] = stays.accrued(rates, r) + events.accrued(amounts, r)
+        out.append(np.diff(np.vstack([np.zeros((1, n_cat)), by_edge]), axis=0) / n)
+    return AnnualCosts(COST_CATEGORIES, out[0], out[1])
+
+
+def _cumulative(values: np.ndarray, order: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Sum of the first ``count`` rows of ``values`` taken in ``order``, for each count."""
+    stacked = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values[order], axis=0)])
+    return stacked[count]
+
+
+class _Events:
+    """One-off amounts at times <= each edge (sorted once, valued at any rate)."""
+
+    def __init__(self, times: np.ndarray, edges: np.ndarray) -> None:
+        self.order = np.argsort(times, kind="stable")
+        self.times = times[self.order]
+        self.upto = np.searchsorted(self.times, edges, side="right")
+
+    def accrued(self, amounts: np.ndarray, r: float) -> np.ndarray:
+        weighted = amounts[self.order] * discount_factor(self.times, r)[:, None]
+        return _cumulative(weighted, np.arange(len(weighted)), self.upto)
+
+
+class _Stays:
+    """Σ_j rates_j ∫_{a_j}^{min(b_j, g)} e^{-rt} dt at each edge g, per category.
+
+    With F the antiderivative of the discount factor, a stay begun before g adds
+    rate (F(min(b, g)) - F(a)); splitting the stays into those begun before g,
+    those ended by g and those still open at g makes each part a cumulative sum
+    over stays sorted by start or by end (O(n log n) for all edges at once; the
+    sorting is done once for every rate).
+    """
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, edges: np.ndarray) -> None:
+        self.keep = b > a
+        self.a, self.b, self.edges = a[self.keep], b[self.keep], edges
+        self.by_a = np.argsort(self.a, kind="stable")
+        self.by_b = np.argsort(self.b, kind="stable")
+        self.began = np.searchsorted(self.a[self.by_a], edges, side="left")    # a < g
+        self.ended = np.searchsorted(self.b[self.by_b], edges, side="right")   # b <= g
+
+    def accrued(self, rates: np.ndarray, r: float) -> np.ndarray:
+        def antiderivative(t: np.ndarray) -> np.ndarray:
+            return t if r == 0.0 else -np.expm1(-r * t) / r
+
+        rates = rates[self.keep]
+        open_rate = (_cumulative(rates, self.by_a, self.began)
+                     - _cumulative(rates, self.by_b, self.ended))
+        return (_cumulative(rates * antiderivative(self.b)[:, None], self.by_b, self.ended)
+                - _cumulative(rates * antiderivative(self.a)[:, None], self.by_a, self.began)
+                + antiderivative(self.edges)[:, None] * open_rate)
