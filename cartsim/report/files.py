@@ -59,7 +59,12 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` (UTF-8, line endings untouched) to `path` atomically.
+    """Write `text` (UTF-8, line endings untouched) to `path` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (text as UTF-8, plots, workbooks).
 
     Writes a hidden ``.{name}.<hex>.tmp`` in the same directory, fsyncs it,
     ``os.replace``-s it onto `path`, then fsyncs the directory (best effort).
@@ -68,7 +73,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     ----------
     path : Path
         Final file name; its directory must exist.
-    text : str
+    data : bytes
         Complete file content.
 
     Raises
@@ -82,9 +87,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     # decide permissions, as for any normally created file (mkstemp uses 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        # newline="" so "\n" is written as is on every platform (hashes must match).
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        # Bytes as given, so "\n" stays "\n" on every platform (hashes must match).
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(path)
@@ -120,7 +125,7 @@ def check_run_folder(target: Path, *, overwrite: bool) -> None:
 
 
 def write_run_folder(
-    target: Path, files: Mapping[str, str], *, overwrite: bool
+    target: Path, files: Mapping[str, str] | Mapping[str, bytes], *, overwrite: bool
 ) -> None:
     """Write a complete results folder atomically, replacing `target` if allowed.
 
@@ -132,8 +137,9 @@ def write_run_folder(
     ----------
     target : Path
         The results folder. Its parent is created if missing.
-    files : Mapping[str, str]
-        Relative ``/``-separated name (e.g. ``"trace/patients.csv"``) -> text.
+    files : Mapping[str, str] or Mapping[str, bytes]
+        Relative ``/``-separated name (e.g. ``"trace/patients.csv"``) -> text
+        (written as UTF-8) or bytes (e.g. a plot).
     overwrite : bool
         Whether an existing `target` may be replaced.
 
@@ -164,7 +170,9 @@ def write_run_folder(
                 raise OSError("injected fault")
             dest = staging.joinpath(*rel.parts)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(dest, files[name])
+            content = files[name]
+            atomic_write_bytes(dest, content if isinstance(content, bytes)
+                               else content.encode("utf-8"))
         # Subfolder entries must be durable before the folder becomes visible.
         for directory, _, _ in os.walk(staging, topdown=False):
             _fsync_dir(Path(directory))

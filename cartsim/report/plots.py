@@ -1,0 +1,100 @@
+"""Every plot of the report: which tables each needs, rendering, and the files.
+
+:func:`render_plots` draws each plot whose tables the results folder has and
+lists the others with the reason they were skipped; :func:`plot_files` names
+the PNG and SVG of each plot for ``RESULTS_DIR/plots/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+
+from cartsim.report import plots_psa, plots_run
+from cartsim.report.plots_base import PlotSkipped, figure_files, plot_style
+from cartsim.report.plots_data import ResultsFolder
+
+PLOTS_FOLDER = "plots"
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """A plot: its file stem, its title in the report, and how to draw it."""
+
+    name: str
+    title: str
+    caption: str
+    draw: Callable[[ResultsFolder], Figure]
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A rendered plot: its spec and its PNG and SVG bytes."""
+
+    spec: PlotSpec
+    png: bytes
+    svg: bytes
+
+
+@dataclass(frozen=True)
+class Skipped:
+    spec: PlotSpec
+    reason: str
+
+
+PLOTS: tuple[PlotSpec, ...] = (
+    PlotSpec("ce_plane", "Cost-effectiveness plane",
+             "Incremental cost and QALYs of each PSA draw against the comparator, with lines of "
+             "constant willingness to pay through the origin.", plots_psa.ce_plane),
+    PlotSpec("ceac_ceaf", "Cost-effectiveness acceptability curves and frontier",
+             "Share of PSA draws in which each strategy has the highest net benefit; the "
+             "frontier follows the strategy with the highest expected net benefit.",
+             plots_psa.ceac_ceaf),
+    PlotSpec("evppi", "EVPPI by parameter",
+             "Expected value of partial perfect information per patient for the parameters "
+             "whose uncertainty matters most to the decision.", plots_psa.evppi_bars),
+    PlotSpec("tornado", "Tornado diagram",
+             "Incremental net monetary benefit with each parameter at its low and high value, "
+             "all others at their base values.", plots_psa.tornado),
+    PlotSpec("state_occupancy", "State occupancy over time",
+             "Share of patients in each state of each strategy's pathway, and dead.",
+             plots_run.state_occupancy),
+    PlotSpec("cumulative_cost", "Cumulative discounted cost and break-even",
+             "Mean cumulative discounted cost per patient; the marker shows when a strategy's "
+             "cumulative cost falls to the comparator's for good (the cost offset).",
+             plots_run.cumulative_cost),
+    PlotSpec("remission_survival", "Survival and drug-free remission",
+             "Share of patients alive and in drug-free remission over time, with 95% Monte "
+             "Carlo bands.", plots_run.remission_survival),
+    PlotSpec("benefit_risk", "Benefits gained against harms added",
+             "Difference in the number of patients with each benefit or harm per 1,000 treated "
+             "(CRS/ICANS, infections, cancers, treatment deaths and more).",
+             plots_run.benefit_risk),
+)
+
+
+def render_plots(folder: ResultsFolder, specs: Sequence[PlotSpec] = PLOTS,
+                 ) -> tuple[list[Plot], list[Skipped]]:
+    """Draw every plot the folder has tables for; say why each other one was skipped."""
+    plots, skipped = [], []
+    for spec in specs:
+        with plot_style():
+            try:
+                fig = spec.draw(folder)
+            except PlotSkipped as reason:
+                skipped.append(Skipped(spec, str(reason)))
+                continue
+            png, svg = figure_files(fig)
+        plots.append(Plot(spec, png, svg))
+    return plots, skipped
+
+
+def plot_files(plots: Sequence[Plot]) -> dict[str, bytes]:
+    """File name (inside the plots folder) -> bytes, a PNG and an SVG per plot."""
+    files: dict[str, bytes] = {}
+    for plot in plots:
+        files[f"{plot.spec.name}.png"] = plot.png
+        files[f"{plot.spec.name}.svg"] = plot.svg
+    return files
