@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.events import EventLog, concatenate_logs
 from cartsim.engine.simpy_engine import simulate_simpy
@@ -22,7 +20,7 @@ from cartsim.outcomes.accounting import (
     Rates,
     value_log,
 )
-from cartsim.outcomes.curves import cumulative_cost, curve_grid
+from cartsim.outcomes.curves import CurveSums, curve_grid, curve_sums, curve_years
 from cartsim.outcomes.discounting import continuous_rate
 from cartsim.params.life_table import LifeTable, read_life_table
 from cartsim.pathway.build import StrategyModel, build_model
@@ -50,20 +48,12 @@ class RunResult:
     engine: str
     seed: int
     common_random_numbers: bool = True
-    curves: Curves | None = None
+    curves: Mapping[str, CurveSums] | None = None
+    """Per strategy; None when the run was asked for no curves."""
 
     @property
     def strategies(self) -> tuple[str, ...]:
         return tuple(self.outcomes)
-
-
-@dataclass(frozen=True)
-class Curves:
-    """Sums over patients at each time of ``grid`` (``curve_grid`` of the horizon),
-    per strategy and measure, accumulated chunk by chunk during the run."""
-
-    grid: np.ndarray
-    sums: Mapping[str, Mapping[str, np.ndarray]]
 
 
 def discount_rates(scenario: Scenario) -> Rates:
@@ -99,14 +89,15 @@ def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
                  draw: int = 0, values: Mapping[str, float] | None = None,
                  engine: str = "vectorised", common_random_numbers: bool = True,
-                 keep_logs: bool = True) -> RunResult:
+                 keep_logs: bool = True, curves: bool = True) -> RunResult:
     """Simulate every strategy of ``scenario`` on one cohort and value the logs.
 
     ``values`` replaces the point values (a PSA draw or a sensitivity value);
     ``draw`` selects that draw's random-number streams. ``common_random_numbers``
     = False gives each strategy private streams (only to measure what CRN buys).
     ``keep_logs`` = False drops each chunk's event log once it is valued (large
-    runs without a trace); ``result.logs`` is then empty.
+    runs without a trace); ``result.logs`` is then empty. ``curves`` = False
+    skips the curves over time (analyses that need only per-patient totals).
     """
     if engine not in ENGINES:
         msg = f"engine must be one of {', '.join(ENGINES)}; got {engine!r}"
@@ -121,11 +112,11 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     models, life_table = prepare(scenario, values)
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
     rates = discount_rates(scenario)
-    grid = curve_grid(scenario.run.horizon)
+    grid, years = curve_grid(scenario.run.horizon), curve_years(scenario.run.horizon)
     simulate = simulate_vectorised if engine == "vectorised" else simulate_simpy
     logs: dict[str, list[EventLog]] = {name: [] for name in scenario.strategies}
     parts = {name: OutcomesBuilder(cohort.n) for name in scenario.strategies}
-    cost_curves = {name: np.zeros(grid.size) for name in scenario.strategies}
+    sums: dict[str, CurveSums] = {}
     # Patients are simulated and valued a chunk at a time, and only per-patient
     # totals and curve sums are kept, so memory does not grow with the event logs
     # (unless keep_logs). Each patient's results do not depend on the chunking.
@@ -140,8 +131,10 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
             local = log.rebased(span.start)
             parts[name].add(span.start, value_log(local, model.pathways, model.valuations,
                                                   groups, rates, scenario.run.cost_factor))
-            cost_curves[name] += cumulative_cost(local, model.valuations, groups, rates, grid,
-                                                 scenario.run.cost_factor, mean=False)
+            if curves:
+                chunk = curve_sums(local, model.valuations, groups, rates, grid, years,
+                                   scenario.run.cost_factor)
+                sums[name] = sums[name] + chunk if name in sums else chunk
             if keep_logs:
                 logs[name].append(log)
             del log, local
@@ -149,5 +142,4 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
         scenario, cohort, models,
         {name: concatenate_logs(chunks) for name, chunks in logs.items() if chunks},
         {name: builder.build() for name, builder in parts.items()},
-        rates, engine, root, common_random_numbers,
-        Curves(grid, {name: {"cumulative_cost": c} for name, c in cost_curves.items()}))
+        rates, engine, root, common_random_numbers, sums if curves else None)

@@ -17,3 +17,9 @@ COST_CATEGORIES = (
     "other",
 )
 """Cost categories, in report order. Every cost belongs to exactly one."""
+
+THERAPY_CATEGORIES = ("product", "infusion_episode")
+"""The cost of a one-time therapy itself; every other category is a cost offset
+(ICER's single-therapy scenarios share or cap the offsets, not these)."""
+
+OFFSET_CATEGORIES = tuple(c for c in COST_CATEGORIES if c not in THERAPY_CATEGORIES)

@@ -162,9 +162,10 @@ def _mcse(x: np.ndarray, mean: float) -> float | None:
     if n < 2:
         return None
     # The squared deviations need no exact rounding: the SE is reported to a few
-    # digits, and a dot product over a fixed array is itself reproducible.
+    # digits, and numpy's pairwise sum over a fixed array is itself reproducible
+    # (np.dot would call a threaded BLAS, slow and machine-dependent here).
     d = x - mean
-    return math.sqrt(float(np.dot(d, d)) / (n - 1) / n)
+    return math.sqrt(float(np.sum(d * d)) / (n - 1) / n)
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cartsim.analysis.cea import IcerResult, MeanEstimate, compute_icer, mcse
-from cartsim.vocabulary import COST_CATEGORIES
+from cartsim.vocabulary import COST_CATEGORIES, THERAPY_CATEGORIES
 
 Columns = Mapping[str, np.ndarray]
-THERAPY_CATEGORIES = ("product", "infusion_episode")
-"""Cost categories that make up the one-time therapy itself."""
 PRICE_CATEGORY = "product"
 SHARE = 0.5
 """ICER's shared-savings scenario: the share of net offsets credited to the therapy."""

@@ -64,8 +64,10 @@ def years_needed(end_times: Sequence[np.ndarray]) -> int:
 
 def annual_costs(log: EventLog, valuations: Mapping[str, Valuation],
                  group_of_patient: Sequence[str], cost_rate: float, years: int,
-                 cost_factor: float = 1.0) -> AnnualCosts:
-    """Mean discounted and undiscounted cost per patient in years ``0 .. years - 1``.
+                 cost_factor: float = 1.0, *, mean: bool = True,
+                 combine: Sequence[str] | None = None) -> AnnualCosts:
+    """Mean discounted and undiscounted cost per patient in years ``0 .. years - 1``
+    (``mean=False``: sums over the log's patients, which add up across chunks).
 
     Parameters
     ----------
@@ -83,10 +85,15 @@ def annual_costs(log: EventLog, valuations: Mapping[str, Valuation],
     cost_factor : float
         Currency / price-year conversion applied to every cost, as in accounting.
 
+    combine : sequence of str, optional
+        Categories to value as one column (their sum) instead of one column per
+        category: a fraction of the work when only a total is needed.
+
     Returns
     -------
     AnnualCosts
-        Arrays of shape ``(years, len(COST_CATEGORIES))``.
+        Arrays of shape ``(years, len(COST_CATEGORIES))``, or ``(years, 1)``
+        with ``combine``.
     """
     if years < 1:
         msg = f"years must be >= 1; got {years}"
@@ -106,6 +113,12 @@ def annual_costs(log: EventLog, valuations: Mapping[str, Valuation],
             for e, name in enumerate(log.event_names):
                 event_cost[g, e, c] = val.event_costs.get(name, {}).get(cat, 0.0) * cost_factor
 
+    categories = COST_CATEGORIES
+    if combine is not None:
+        idx = [COST_CATEGORIES.index(c) for c in combine]
+        state_rate = state_rate[:, :, idx].sum(axis=2, keepdims=True)
+        event_cost = event_cost[:, :, idx].sum(axis=2, keepdims=True)
+        categories, n_cat = ("+".join(combine),), 1
     # Only categories that cost something anywhere are accumulated (the rest stay 0).
     used = np.flatnonzero(state_rate.any(axis=(0, 1)) | event_cost.any(axis=(0, 1)))
     state_rate, event_cost = state_rate[:, :, used], event_cost[:, :, used]
@@ -128,32 +141,34 @@ def annual_costs(log: EventLog, valuations: Mapping[str, Valuation],
 
     edges = np.arange(1, years + 1, dtype=float)
     stays, events = _Stays(a, b, edges), _Events(times, edges)
-    n = max(log.n_patients, 1)
+    n = max(log.n_patients, 1) if mean else 1
     out = []
     for r in (cost_rate, 0.0):
         by_edge = np.zeros((years, n_cat))
         by_edge[:, used] = stays.accrued(rates, r) + events.accrued(amounts, r)
         out.append(np.diff(np.vstack([np.zeros((1, n_cat)), by_edge]), axis=0) / n)
-    return AnnualCosts(COST_CATEGORIES, out[0], out[1])
+    return AnnualCosts(categories, out[0], out[1])
 
 
-def _cumulative(values: np.ndarray, order: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Sum of the first ``count`` rows of ``values`` taken in ``order``, for each count."""
-    stacked = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values[order], axis=0)])
-    return stacked[count]
+def _by_edge(values: np.ndarray, first: np.ndarray, edges: int) -> np.ndarray:
+    """Row k: the sum of the rows of ``values`` whose ``first`` edge index is <= k
+    (a cumulative sum over edge bins; nothing of the size of ``values`` is sorted)."""
+    columns = values.shape[1]
+    flat = (first[:, None] * columns + np.arange(columns)).ravel()
+    bins = np.bincount(flat, weights=values.ravel(), minlength=(edges + 1) * columns)
+    return np.cumsum(bins.reshape(edges + 1, columns), axis=0)[:edges]
 
 
 class _Events:
-    """One-off amounts at times <= each edge (sorted once, valued at any rate)."""
+    """One-off amounts at times <= each edge (binned once, valued at any rate)."""
 
     def __init__(self, times: np.ndarray, edges: np.ndarray) -> None:
-        self.order = np.argsort(times, kind="stable")
-        self.times = times[self.order]
-        self.upto = np.searchsorted(self.times, edges, side="right")
+        self.times, self.edges = times, edges
+        self.first = np.searchsorted(edges, times, side="left")   # t <= edge k for k >= first
 
     def accrued(self, amounts: np.ndarray, r: float) -> np.ndarray:
-        weighted = amounts[self.order] * discount_factor(self.times, r)[:, None]
-        return _cumulative(weighted, np.arange(len(weighted)), self.upto)
+        weighted = amounts * discount_factor(self.times, r)[:, None]
+        return _by_edge(weighted, self.first, self.edges.size)
 
 
 class _Stays:
@@ -162,25 +177,22 @@ class _Stays:
     With F the antiderivative of the discount factor, a stay begun before g adds
     rate (F(min(b, g)) - F(a)); splitting the stays into those begun before g,
     those ended by g and those still open at g makes each part a cumulative sum
-    over stays sorted by start or by end (O(n log n) for all edges at once; the
-    sorting is done once for every rate).
+    over edge bins (O(n log G) for all edges at once; binned once for every rate).
     """
 
     def __init__(self, a: np.ndarray, b: np.ndarray, edges: np.ndarray) -> None:
         self.keep = b > a
         self.a, self.b, self.edges = a[self.keep], b[self.keep], edges
-        self.by_a = np.argsort(self.a, kind="stable")
-        self.by_b = np.argsort(self.b, kind="stable")
-        self.began = np.searchsorted(self.a[self.by_a], edges, side="left")    # a < g
-        self.ended = np.searchsorted(self.b[self.by_b], edges, side="right")   # b <= g
+        self.began = np.searchsorted(edges, self.a, side="right")   # a < edge k for k >= began
+        self.ended = np.searchsorted(edges, self.b, side="left")    # b <= edge k for k >= ended
 
     def accrued(self, rates: np.ndarray, r: float) -> np.ndarray:
         def antiderivative(t: np.ndarray) -> np.ndarray:
             return t if r == 0.0 else -np.expm1(-r * t) / r
 
         rates = rates[self.keep]
-        open_rate = (_cumulative(rates, self.by_a, self.began)
-                     - _cumulative(rates, self.by_b, self.ended))
-        return (_cumulative(rates * antiderivative(self.b)[:, None], self.by_b, self.ended)
-                - _cumulative(rates * antiderivative(self.a)[:, None], self.by_a, self.began)
+        g = self.edges.size
+        open_rate = _by_edge(rates, self.began, g) - _by_edge(rates, self.ended, g)
+        return (_by_edge(rates * antiderivative(self.b)[:, None], self.ended, g)
+                - _by_edge(rates * antiderivative(self.a)[:, None], self.began, g)
                 + antiderivative(self.edges)[:, None] * open_rate)

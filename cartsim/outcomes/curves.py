@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from cartsim.engine.events import EventLog
 from cartsim.outcomes.accounting import Rates, _group_index
+from cartsim.outcomes.annual import annual_costs
 from cartsim.outcomes.discounting import discount_factor
+from cartsim.outcomes.occupancy import occupancy_counts
 from cartsim.pathway.model import Valuation
+from cartsim.vocabulary import OFFSET_CATEGORIES
 
 
 def time_grid(horizon: float, end_times: np.ndarray) -> np.ndarray:
@@ -40,6 +44,46 @@ def curve_grid(horizon: float) -> np.ndarray:
     grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
     grid += [float(y) for y in range(2, math.ceil(last) + 1)]
     return np.array([g for g in grid if g <= last] + ([last] if last not in grid else []))
+
+
+def curve_years(horizon: float) -> int:
+    """Yearly bins of the annual-cost curves, fixed before simulating."""
+    return max(1, math.ceil(min(horizon, CURVE_YEARS)))
+
+
+@dataclass(frozen=True)
+class CurveSums:
+    """One strategy's curves over time as sums over its patients (so chunks of a
+    cohort add up): cumulative discounted cost and state occupancy at each time
+    of ``grid``; the cost of the offset categories (every category but the
+    one-time therapy's) in each year, discounted and not, for ``years`` years."""
+
+    grid: np.ndarray
+    states: tuple[str, ...]
+    cost: np.ndarray
+    occupancy: np.ndarray
+    dead: np.ndarray
+    annual_disc: np.ndarray
+    annual_undisc: np.ndarray
+
+    def __add__(self, other: CurveSums) -> CurveSums:
+        return CurveSums(self.grid, self.states, self.cost + other.cost,
+                         self.occupancy + other.occupancy, self.dead + other.dead,
+                         self.annual_disc + other.annual_disc,
+                         self.annual_undisc + other.annual_undisc)
+
+
+def curve_sums(log: EventLog, valuations: Mapping[str, Valuation],
+               group_of_patient: Sequence[str], rates: Rates, grid: np.ndarray, years: int,
+               cost_factor: float = 1.0) -> CurveSums:
+    """Every curve of one strategy's log (patients numbered from 0) as sums."""
+    occupancy, dead = occupancy_counts(log, grid)
+    annual = annual_costs(log, valuations, group_of_patient, rates.costs, years, cost_factor,
+                          mean=False, combine=OFFSET_CATEGORIES)
+    return CurveSums(grid, log.state_names,
+                     cumulative_cost(log, valuations, group_of_patient, rates, grid,
+                                     cost_factor, mean=False),
+                     occupancy, dead, annual.discounted[:, 0], annual.undiscounted[:, 0])
 
 
 def used_points(grid: np.ndarray, horizon: float, end_times: np.ndarray) -> int:

@@ -14,13 +14,13 @@ import math
 
 import numpy as np
 
-from cartsim.analysis.one_time import CAP, SHARE, THERAPY_CATEGORIES, one_time_variants
+from cartsim.analysis.one_time import CAP, SHARE, one_time_variants
 from cartsim.api import RunResult
-from cartsim.outcomes.annual import annual_costs, years_needed
+from cartsim.outcomes.annual import years_needed
 from cartsim.report.run_tables import ICER_NOTE, wtp_key
 from cartsim.report.tables import Table
 from cartsim.scenario.model import Scenario
-from cartsim.vocabulary import COST_CATEGORIES
+from cartsim.vocabulary import THERAPY_CATEGORIES
 
 CLINICAL_PRICE = "costs.car_t.product"
 
@@ -40,15 +40,14 @@ def annual_offsets(result: RunResult, strategy: str) -> tuple[np.ndarray, np.nda
     """Cohort-mean net cost offset per patient by year (comparator minus ``strategy``,
     every category but the therapy's), discounted and undiscounted."""
     run = result.scenario.run
-    years = years_needed([log.end_time for log in result.logs.values()])
-    others = [c for c in COST_CATEGORIES if c not in THERAPY_CATEGORIES]
-    by_strategy = {s: annual_costs(result.logs[s], result.models[s].valuations,
-                                   result.cohort.group, result.rates.costs, years,
-                                   run.cost_factor)
-                   for s in (strategy, run.comparator)}
-    ref, new = by_strategy[run.comparator], by_strategy[strategy]
-    return (ref.total(others) - new.total(others),
-            ref.total(others, discounted=False) - new.total(others, discounted=False))
+    ends = [o.columns["end_time"] for o in result.outcomes.values()]
+    years, n = years_needed(ends), max(result.cohort.n, 1)
+
+    def offsets(table: str) -> np.ndarray:
+        by = {s: getattr(result.curves[s], table)[:years] / n for s in (strategy, run.comparator)}
+        return by[run.comparator] - by[strategy]
+
+    return offsets("annual_disc"), offsets("annual_undisc")
 
 
 def _num(x: float | None) -> float | None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from cartsim.api import RunResult
 from cartsim.report.folder import folder_files
 from cartsim.report.input_tables import parameters_table, patients_table, trace_table
+from cartsim.report.occupancy_tables import state_occupancy_table
+from cartsim.report.one_time_tables import one_time_tables
 from cartsim.report.run_tables import (
     benefit_risk_table,
     break_even,
@@ -36,7 +38,9 @@ def run_tables(result: RunResult, *, trace: bool) -> list[Table]:
     tables = [
         summary_table(result, incs, offsets), costs_table(result, incs), events_table(result),
         deaths_table(result), benefit_risk_table(result), subgroups_table(result),
-        cost_over_time_table(result, grid, curves), parameters_table(result.scenario),
+        cost_over_time_table(result, grid, curves), state_occupancy_table(result),
+        *one_time_tables(result),
+        parameters_table(result.scenario),
     ]
     if trace:
         tables += [patients_table(result), trace_table(result)]

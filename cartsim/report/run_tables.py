@@ -53,14 +53,22 @@ def increments(result: RunResult, mask: np.ndarray | None = None) -> dict[str, I
             for s, o in result.outcomes.items() if s != run.comparator}
 
 
+def shown_grid(result: RunResult) -> np.ndarray:
+    """The times of the run's curves that tables show (to the last death or the horizon)."""
+    if result.curves is None:
+        msg = "this run was made without curves (run_scenario(curves=False))"
+        raise ValueError(msg)
+    grid = next(iter(result.curves.values())).grid
+    ends = np.concatenate([o.columns["end_time"] for o in result.outcomes.values()])
+    return grid[:used_points(grid, result.scenario.run.horizon, ends)]
+
+
 def break_even(result: RunResult) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float | None]]:
     """Cumulative mean discounted cost curves and each strategy's cost-offset time."""
     run = result.scenario.run
-    ends = np.concatenate([o.columns["end_time"] for o in result.outcomes.values()])
-    used = used_points(result.curves.grid, run.horizon, ends)
-    grid = result.curves.grid[:used]
+    grid = shown_grid(result)
     n = max(result.cohort.n, 1)
-    curves = {s: result.curves.sums[s]["cumulative_cost"][:used] / n for s in result.strategies}
+    curves = {s: result.curves[s].cost[:grid.size] / n for s in result.strategies}
     times = {s: (break_even_time(grid, curves[s], curves[run.comparator]) if len(grid) > 1 else None)
              for s in result.strategies if s != run.comparator}
     return grid, curves, times
