@@ -189,8 +189,7 @@ def estimate_mean(values: ArrayLike) -> MeanEstimate:
     x = _vector("values", values)
     if x.size == 0:
         raise ValueError("values must not be empty")
-    m = _fmean(x)
-    return MeanEstimate(m, _mcse(x, m), int(x.size))
+    return MeanEstimate(_fmean(x), mcse(x), int(x.size))
 
 
 def exact_mean(values: ArrayLike) -> float:
