@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from cartsim.api import ENGINES, prepare
 from cartsim.cli_common import (
@@ -17,23 +18,29 @@ from cartsim.cli_common import (
     target_folder,
     write_analysis,
 )
+from cartsim.cli_report import workbook_for, write_workbook, xlsx_option
 from cartsim.errors import UsageError
+from cartsim.parallel import check_scheduler
 from cartsim.psa import MAX_DRAWS, run_psa
 from cartsim.report.checkpoint import CheckpointWriter, checkpoint_path, read_checkpoint
 from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.psa_output import psa_files, psa_summary_text
+from cartsim.report.psa_tables import Population, annual_discount
 from cartsim.report.sensitivity_tables import (
     one_way_tables,
     parse_grid,
     sensitivity_files,
     sensitivity_summary,
     sweep_table,
+    threshold_draws_tables,
     threshold_table,
 )
 from cartsim.scenario.load import load_scenario
+from cartsim.scenario.model import Scenario
 from cartsim.scenario.settings import MAX_PATIENTS
 from cartsim.sensitivity import dsa_ranges, one_way, threshold
 from cartsim.sensitivity import sweep as run_sweep
+from cartsim.threshold_draws import threshold_draws
 
 
 @click.command()
@@ -44,6 +51,16 @@ from cartsim.sensitivity import sweep as run_sweep
               show_default=True, help="Patients per draw and strategy.")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Processes to spread the draws over; results are identical for any number.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the draws on a Dask cluster, e.g. tcp://host:8786 (needs "
+                   "pip install 'cartsim[dask]'); results are identical to a local run.")
+@click.option("--population", type=click.FloatRange(0, 1e12), default=None, metavar="N",
+              help="Also report population EVPI: patients the decision affects (per year "
+                   "with --population-years).")
+@click.option("--population-years", type=click.FloatRange(0, 1000, min_open=True),
+              default=None, metavar="T",
+              help="Years over which --population patients a year are treated (discounted "
+                   "at the cost discount rate).")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
               help="Root random seed (default: run.seed).")
 @set_option
@@ -54,12 +71,14 @@ from cartsim.sensitivity import sweep as run_sweep
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted PSA from its checkpoint (same scenario and options).")
 @click.option("--engine", type=click.Choice(ENGINES), default="vectorised", show_default=True)
+@xlsx_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @debug_option
 @guarded
-def psa(scenario: Path, draws: int, patients: int, workers: int, seed: int | None,
+def psa(scenario: Path, draws: int, patients: int, workers: int, scheduler: str | None,
+        population: float | None, population_years: float | None, seed: int | None,
         overrides: tuple[str, ...], out: Path | None, overwrite: bool, resume: bool,
-        engine: str, quiet: bool, debug: bool) -> None:
+        engine: str, xlsx: bool, quiet: bool, debug: bool) -> None:
     """Probabilistic sensitivity analysis: CE plane, CEAC/CEAF, EVPI, EVPPI.
 
     \b
@@ -67,9 +86,14 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, seed: int | Non
       cartsim psa scenarios/base.toml --draws 1000 --workers 2
       cartsim psa scenarios/sle.toml --draws 200 --patients 2000 --out results/sle_psa
       cartsim psa scenarios/base.toml --draws 1000 --workers 2 --resume   # after Ctrl-C
+      cartsim psa scenarios/base.toml --draws 1000 --scheduler tcp://10.0.0.5:8786
+      cartsim psa scenarios/base.toml --population 2000 --population-years 10
     """
     s = load_scenario(scenario, overrides)
     prepare(s)
+    people = psa_population(s, population, population_years, scheduler, workers)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     target = target_folder(out, f"{s.run.output}_psa")
     ckpt = checkpoint_path(target)
     header = {"scenario_hash": s.canonical_hash, "seed": seed if seed is not None else s.run.seed,
@@ -101,9 +125,12 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, seed: int | Non
                 bar.update(len(batch))
 
             result = run_psa(s, draws=draws, patients=patients, seed=seed, workers=workers,
-                             engine=engine, done=done, on_results=on_results)
-        files = psa_files(result, overrides, resumed=len(done))
+                             engine=engine, done=done, on_results=on_results,
+                             scheduler=scheduler)
+        files = psa_files(result, overrides, resumed=len(done), population=people)
+        book = workbook_for(files, xlsx)
         write_run_folder(target, files, overwrite=overwrite)
+        write_workbook(target, book)
         ckpt.unlink(missing_ok=True)
     if not quiet:
         click.echo(psa_summary_text(files, result))
@@ -183,18 +210,27 @@ def sweep(scenario: Path, grid_items: tuple[str, ...], patients: int | None, see
               help="Willingness-to-pay values (default: run.wtp).")
 @click.option("--lower", type=float, default=None, help="Lower end of the search bracket.")
 @click.option("--upper", type=float, default=None, help="Upper end of the search bracket.")
+@click.option("--psa-draws", type=click.IntRange(1, MAX_DRAWS), default=None, metavar="N",
+              help="Also find the threshold in each of PSA draws 1..N (other parameters "
+                   "drawn as by `cartsim psa`) and summarise its distribution.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes to spread --psa-draws over; results are identical for any "
+                   "number.")
 @analysis_options
 @guarded
 def threshold_command(scenario: Path, name: str, wtp_text: str | None, lower: float | None,
-                      upper: float | None, patients: int | None, seed: int | None,
+                      upper: float | None, psa_draws: int | None, workers: int,
+                      patients: int | None, seed: int | None,
                       overrides: tuple[str, ...], out: Path | None, overwrite: bool,
                       engine: str, quiet: bool, debug: bool) -> None:
     """The parameter value at which INMB = 0 at each WTP (value-based price, break-even
     relapse rate, tolerable malignancy risk), found on common random numbers.
 
     \b
-    Example:
+    Examples:
       cartsim threshold scenarios/base.toml --param costs.car_t.product --wtp 100000,150000
+      cartsim threshold scenarios/base.toml --param costs.car_t.product --psa-draws 200 \\
+          --patients 1000 --workers 2
     """
     s = load_scenario(scenario, overrides)
     prepare(s)
@@ -205,12 +241,39 @@ def threshold_command(scenario: Path, name: str, wtp_text: str | None, lower: fl
         click.echo(f"Searching for the threshold of {name}...", err=True)
     result = threshold(s, name, wtp=wtp, lower=lower, upper=upper, patients=patients,
                        seed=seed, engine=engine)
-    table = threshold_table(result)
-    files = sensitivity_files([table], s, result.info, command="threshold",
+    tables = [threshold_table(result)]
+    summary = sensitivity_summary(tables[0])
+    if psa_draws is not None:
+        with click.progressbar(length=psa_draws, label=f"Threshold in {psa_draws} PSA draws",
+                               file=progress_file(quiet)) as bar:
+            spread = threshold_draws(s, name, wtp=wtp, draws=psa_draws, lower=lower,
+                                     upper=upper, patients=patients, seed=seed,
+                                     engine=engine, workers=workers, progress=bar.update)
+        tables += threshold_draws_tables(spread)
+        summary += "\n\n" + sensitivity_summary(tables[-1])
+    files = sensitivity_files(tables, s, result.info, command="threshold",
                               overrides=overrides, extra={"parameter": name,
                                                           "lower": result.lower,
-                                                          "upper": result.upper})
-    write_analysis(target, files, overwrite, quiet, sensitivity_summary(table))
+                                                          "upper": result.upper,
+                                                          **({"psa_draws": psa_draws}
+                                                             if psa_draws else {})})
+    write_analysis(target, files, overwrite, quiet, summary)
+
+
+def psa_population(s: Scenario, population: float | None, years: float | None,
+                   scheduler: str | None, workers: int) -> Population | None:
+    """Check the options that go together; the population EVPI settings, if asked for."""
+    source = click.get_current_context().get_parameter_source("workers")
+    if scheduler is not None and source is ParameterSource.COMMANDLINE:
+        msg = "--workers and --scheduler exclude each other: a Dask cluster has its own workers"
+        raise UsageError(msg)
+    if years is not None and population is None:
+        msg = "--population-years needs --population (the patients treated each year)"
+        raise UsageError(msg)
+    if population is None:
+        return None
+    return Population(population, years, annual_discount(s.run.discount_costs,
+                                                         s.run.convention))
 
 
 def _parse_wtp(text: str) -> tuple[float, ...]:

@@ -5,21 +5,27 @@ patients' random numbers are the streams of draw k, so draw k's result is a
 pure function of (scenario, seed, k, patients): the same for any number of
 draws, any number of workers and any order of execution. The cohort (ages,
 sexes, diseases) is the same in every draw.
+
+Draws run in chunks on local processes or on a Dask cluster (``cartsim.parallel``);
+a chunk carries the validated, frozen scenario, the draw ids and their parameter
+values, and comes back as per-draw means, so a cluster gives byte-identical
+tables. Parameters declared jointly (``scenario.joint``: correlations, Dirichlet
+sets) are drawn by ``draw_parameters`` like any other.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
 
 from cartsim.api import run_scenario
 from cartsim.errors import SimulationError, UsageError
-from cartsim.params.draws import ParameterDraws, draw_parameters
+from cartsim.parallel import check_workers, chunk_size, parallel_map
+from cartsim.params.draws import ParameterDraws, draw_parameters, merge_draws
 from cartsim.scenario.model import Scenario
 
 MAX_DRAWS = 1_000_000
@@ -73,65 +79,57 @@ def simulate_draw(scenario: Scenario, k: int, values: dict[str, float], patients
     return DrawResult(k, means, var)
 
 
-def _worker(args: tuple[Scenario, list[int], list[dict[str, float]], int, int, str]
-            ) -> list[DrawResult]:
-    scenario, ks, values, patients, seed, engine = args
-    return [simulate_draw(scenario, k, v, patients, seed, engine)
-            for k, v in zip(ks, values, strict=True)]
+def draw_values(scenario: Scenario, ks: Sequence[int], seed: int) -> ParameterDraws:
+    """Parameter values of draws ``ks`` (each a function of the seed, k and the scenario)."""
+    return draw_parameters(scenario.parameters, ks, seed, scenario.probability_sets,
+                           scenario.joint)
 
 
-def _ignore_interrupts() -> None:
-    # Workers leave Ctrl-C to the parent, which stops the pool (cpython #125886).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _worker(args: tuple[Scenario, list[int], int, int, str]
+            ) -> tuple[list[DrawResult], ParameterDraws]:
+    # Values are drawn where the draws run: a cluster of many workers would otherwise
+    # wait for the parent to draw them one by one.
+    scenario, ks, patients, seed, engine = args
+    table = draw_values(scenario, ks, seed)
+    return [simulate_draw(scenario, k, table.at(j), patients, seed, engine)
+            for j, k in enumerate(ks)], table
 
 
 def run_psa(scenario: Scenario, *, draws: int, patients: int | None = None,
             seed: int | None = None, workers: int = 1, engine: str = "vectorised",
             done: Mapping[int, DrawResult] | None = None,
-            on_results: Callable[[list[DrawResult]], None] | None = None) -> PsaResult:
-    """Simulate draws 1..``draws``; ``workers`` > 1 spreads them over processes.
+            on_results: Callable[[list[DrawResult]], None] | None = None,
+            scheduler: str | None = None) -> PsaResult:
+    """Simulate draws 1..``draws``; ``workers`` > 1 spreads them over processes, and
+    ``scheduler`` (a Dask scheduler address) over a Dask cluster instead.
 
     ``done`` holds draws already simulated (from a checkpoint): only the missing
     ones are run. ``on_results`` is called with each batch of finished draws as
     it arrives (to checkpoint them). On Ctrl-C the worker processes are
-    terminated before ``KeyboardInterrupt`` propagates.
+    terminated (or the cluster's tasks cancelled) before ``KeyboardInterrupt``
+    propagates.
     """
     if not 1 <= draws <= MAX_DRAWS:
         msg = f"--draws must be between 1 and {MAX_DRAWS:,}; got {draws}"
         raise UsageError(msg)
-    if workers < 1 or workers > (os.cpu_count() or 1) * 4:
-        msg = f"--workers must be between 1 and {(os.cpu_count() or 1) * 4}; got {workers}"
-        raise UsageError(msg)
+    check_workers(workers)
     n = patients if patients is not None else scenario.run.patients
     root = seed if seed is not None else scenario.run.seed
     ks = list(range(1, draws + 1))
-    table = draw_parameters(scenario.parameters, ks, root, scenario.probability_sets)
-    results: dict[int, DrawResult] = {k: r for k, r in (done or {}).items() if k in set(ks)}
-    todo = [j for j, k in enumerate(ks) if k not in results]
-    size = max(1, min(64, len(todo) // (workers * 4) or 1))
-    jobs = [(scenario, [ks[j] for j in todo[i:i + size]],
-             [table.at(j) for j in todo[i:i + size]], n, root, engine)
-            for i in range(0, len(todo), size)]
-
-    def collect(batch: list[DrawResult]) -> None:
-        for r in batch:
-            results[r.draw] = r
-        if on_results:
-            on_results(batch)
-
-    if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            collect(_worker(job))
-    else:
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts)
-        try:
-            for batch in pool.imap_unordered(_worker, jobs):
-                collect(batch)
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
+    results: dict[int, DrawResult] = {k: r for k, r in (done or {}).items() if k <= draws}
+    todo = [k for k in ks if k not in results]
+    parts = [draw_values(scenario, sorted(results), root)] if results else []
+    with parallel_map(workers, scheduler) as (slots, mapper):
+        size = chunk_size(len(todo), slots)
+        jobs = [(scenario, todo[i:i + size], n, root, engine)
+                for i in range(0, len(todo), size)]
+        with closing(mapper(_worker, jobs)) as batches:
+            for batch, part in batches:
+                for r in batch:
+                    results[r.draw] = r
+                parts.append(part)
+                if on_results:
+                    on_results(batch)
     ordered = tuple(results[k] for k in ks)  # reduce in draw order, whatever the workers
-    return PsaResult(scenario, scenario.strategies, table, n, root, engine, ordered)
+    return PsaResult(scenario, scenario.strategies, merge_draws(parts, ks), n, root, engine,
+                     ordered)

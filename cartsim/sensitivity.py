@@ -134,7 +134,7 @@ class ThresholdResult:
     rows: tuple[ThresholdRow, ...]
 
 
-def _parameter(scenario: Scenario, name: str) -> Parameter:
+def find_parameter(scenario: Scenario, name: str) -> Parameter:
     if name not in scenario.parameters:
         hint = did_you_mean(name, scenario.parameters) or "list them with `cartsim params FILE`"
         msg = f"unknown parameter {name!r}; {hint}"
@@ -142,7 +142,7 @@ def _parameter(scenario: Scenario, name: str) -> Parameter:
     return scenario.parameters[name]
 
 
-def _check(p: Parameter, value: float, what: str = "value") -> float:
+def checked_value(p: Parameter, value: float, what: str = "value") -> float:
     low, high, low_open, _, describe = KINDS[p.kind]
     x = float(value)
     if not (math.isfinite(x) and (low is None or x > low or (x == low and not low_open))
@@ -152,21 +152,23 @@ def _check(p: Parameter, value: float, what: str = "value") -> float:
     return x
 
 
-def _clip(p: Parameter, x: float) -> float:
+def clip_value(p: Parameter, x: float) -> float:
     low, high = KINDS[p.kind][0], KINDS[p.kind][1]
     return min(max(x, -math.inf if low is None else low), math.inf if high is None else high)
 
 
-class _Runner:
+class Runner:
     """Runs the model at given-unit settings on one seed and cohort, cached by the
     changed model values so a repeated value (a bracket end) costs no second run."""
 
     def __init__(self, scenario: Scenario, patients: int | None, seed: int | None,
-                 engine: str, progress: Progress) -> None:
+                 engine: str, progress: Progress, draw: int = 0,
+                 base: Mapping[str, float] | None = None) -> None:
         self.scenario, self.patients, self.engine = scenario, patients, engine
         self.seed = seed if seed is not None else scenario.run.seed
         self.n = patients if patients is not None else scenario.run.patients
-        self.progress, self.base, self.cache = progress, scenario.point_values(), {}
+        self.progress, self.cache, self.draw = progress, {}, draw  # draw: its streams
+        self.base = dict(base) if base is not None else scenario.point_values()
 
     def info(self) -> RunInfo:
         run = self.scenario.run
@@ -179,7 +181,7 @@ class _Runner:
         values, notes = dict(self.base), []
         for name, x in given.items():
             p = self.scenario.parameters[name]
-            values[name] = _clip(p, p.converted(float(x)))
+            values[name] = clip_value(p, p.converted(float(x)))
             if values[name] != p.converted(float(x)):
                 notes.append(f"{name} clipped to {values[name] / p.factor:g}")
         for group in self.scenario.probability_sets:
@@ -201,7 +203,7 @@ class _Runner:
 
     def _evaluate(self, values: dict[str, float], lams: tuple[float, ...]) -> tuple:
         result = run_scenario(self.scenario, patients=self.patients, seed=self.seed,
-                              values=values, engine=self.engine)
+                              draw=self.draw, values=values, engine=self.engine)
         ref_name = self.scenario.run.comparator
         ref = result.outcomes[ref_name].columns
         means, comparisons = [], []
@@ -224,7 +226,7 @@ def dsa_ranges(scenario: Scenario, names: Sequence[str] | None = None
     """
     out = []
     for name in (names if names is not None else scenario.parameters):
-        p, dist = _parameter(scenario, name), scenario.parameters[name].distribution
+        p, dist = find_parameter(scenario, name), scenario.parameters[name].distribution
         if p.low is not None or p.high is not None:
             lo, hi = (p.given_value if v is None else v for v in (p.low, p.high))
             out.append((name, lo, hi, "scenario low/high"))
@@ -253,7 +255,7 @@ def one_way(scenario: Scenario, *, patients: int | None = None, seed: int | None
         WTP of the scenario (the largest over strategies if several); ties keep
         the scenario's order. ``skipped``: parameters asked for without a range.
     """
-    runner = _Runner(scenario, patients, seed, engine, progress)
+    runner = Runner(scenario, patients, seed, engine, progress)
     plan = dsa_ranges(scenario, names)
     base, rows, last = runner({}), [], float(scenario.run.wtp[-1])
     for name, lo_value, hi_value, source in plan:
@@ -292,13 +294,13 @@ def sweep(scenario: Scenario, grid: Mapping[str, Sequence[float]], *,
         Unknown name (with a suggestion), a value outside its kind's range, an
         empty grid, or more than ``MAX_COMBINATIONS`` combinations.
     """
-    params = [_parameter(scenario, n) for n in grid]
-    values = [[_check(p, x) for x in grid[p.name]] for p in params]
+    params = [find_parameter(scenario, n) for n in grid]
+    values = [[checked_value(p, x) for x in grid[p.name]] for p in params]
     if not grid or not 0 < (count := math.prod(len(v) for v in values)) <= MAX_COMBINATIONS:
         msg = (f"a sweep needs 1 to {MAX_COMBINATIONS:,} combinations of the values of at "
                f"least one parameter; got {count if grid else 0:,}")
         raise UsageError(msg)
-    runner = _Runner(scenario, patients, seed, engine, progress)
+    runner = Runner(scenario, patients, seed, engine, progress)
     rows = tuple(runner(dict(zip(grid, combo, strict=True)))
                  for combo in itertools.product(*values))
     return SweepResult(runner.info(), tuple(grid), tuple(p.given_unit for p in params), rows)
@@ -309,7 +311,7 @@ def default_bracket(scenario: Scenario, name: str) -> tuple[float, float]:
     utilities [-1, 1]; costs, rates, durations, ratios and QALY losses [0, max(3 x
     point value, DSA high)]; ``positive`` (shapes) the same from min(point value,
     DSA low) / 3; ``real`` point value ± 3 |point value| widened to the DSA range."""
-    p = _parameter(scenario, name)
+    p = find_parameter(scenario, name)
     dsa, base = dsa_ranges(scenario, [name]), p.given_value
     lo_dsa, hi_dsa = dsa[0][1:3] if dsa else (base, base)
     if p.kind in ("probability", "utility"):
@@ -356,7 +358,7 @@ def threshold(scenario: Scenario, name: str, *, wtp: Sequence[float],
         (delta method; slope a difference quotient over root ± 1% of the bracket,
         same random numbers), clipped to the kind's range; None if the slope is 0.
     """
-    p = _parameter(scenario, name)
+    p = find_parameter(scenario, name)
     lams = tuple(float(w) for w in wtp)
     if not lams or any(not (math.isfinite(w) and w >= 0) for w in lams):
         msg = f"threshold: willingness to pay must be finite and >= 0; got {list(wtp)}"
@@ -364,11 +366,11 @@ def threshold(scenario: Scenario, name: str, *, wtp: Sequence[float],
     if lower is None or upper is None:
         lo_d, hi_d = default_bracket(scenario, name)
         lower, upper = lo_d if lower is None else lower, hi_d if upper is None else upper
-    a, b = _check(p, lower, "lower"), _check(p, upper, "upper")
+    a, b = checked_value(p, lower, "lower"), checked_value(p, upper, "upper")
     if not a < b:
         msg = f"{name}: lower {a:g} must be below upper {b:g}"
         raise UsageError(msg)
-    runner = _Runner(scenario, patients, seed, engine, progress)
+    runner = Runner(scenario, patients, seed, engine, progress)
 
     def inmb(x: float, s: str, w: float) -> MeanEstimate:
         return runner({name: x}, lams).comparison(s).inmb[w]
@@ -390,7 +392,7 @@ def threshold(scenario: Scenario, name: str, *, wtp: Sequence[float],
             se, lo_ci, hi_ci = inmb(root, s, w).se, None, None
             if se is not None and slope != 0.0:
                 half = 1.96 * se / abs(slope)
-                lo_ci, hi_ci = (_clip(p, v * p.factor) / p.factor for v in (root - half,
+                lo_ci, hi_ci = (clip_value(p, v * p.factor) / p.factor for v in (root - half,
                                                                            root + half))
             side = "below" if fa > fb else "above"  # INMB falls (rises) with the value
             rows.append(ThresholdRow(s, w, root, lo_ci, hi_ci, f"cost-effective {side} the "

@@ -9,6 +9,8 @@ that anyone can recompute every total by hand.
 
 from __future__ import annotations
 
+import math
+
 from cartsim.api import RunResult
 from cartsim.engine.events import ALIVE, EventLog
 from cartsim.outcomes.discounting import (
@@ -47,6 +49,32 @@ def parameters_table(scenario: Scenario) -> Table:
                  {"value": "float", "given_value": "float", "dist_mean": "float",
                   "dist_low_95": "float", "dist_high_95": "float", "dsa_low": "float",
                   "dsa_high": "float", "default": "text"})
+
+
+def correlations_table(scenario: Scenario) -> Table:
+    """Parameters drawn jointly in PSA: correlations (Gaussian copula) and Dirichlet sets."""
+    joint = scenario.joint
+    rows: list[tuple[object, ...]] = []
+    for c in joint.correlations:
+        spearman = 6.0 / math.pi * math.asin(c.rho / 2.0)
+        rows.append(("correlation", f"{c.first} ~ {c.second}", c.rho, spearman,
+                     "Gaussian copula", c.source or None))
+    for d in joint.dirichlet:
+        means = ", ".join(f"{m:.4g}" for m in d.distribution.mean[:len(d.names)])
+        rest = " (last alpha: remainder category)" if d.remainder else ""
+        rows.append(("dirichlet", ", ".join(d.names), None, None,
+                     f"{d.distribution.describe()}{rest}; means {means}", d.source or None))
+    notes = ("rho: correlation of the parameters' normal scores (Gaussian copula; each keeps "
+             "its own distribution). spearman: the rank correlation it implies, (6/pi) "
+             "asin(rho/2); the Pearson correlation of the drawn values differs slightly "
+             "when a distribution is skewed.",
+             "A Dirichlet set draws its parameters jointly (they sum to 1, or to 1 minus the "
+             "remainder category) in place of their own distributions; point values stay as "
+             "in the parameters table.")
+    notes += joint.notes
+    return Table("correlations", "Parameters drawn jointly", (
+        "kind", "parameters", "rho", "spearman", "distribution", "source"), tuple(rows), notes,
+        {"rho": "float", "spearman": "float", "distribution": "text"})
 
 
 def patients_table(result: RunResult) -> Table:

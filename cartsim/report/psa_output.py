@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 
 from cartsim.psa import PsaResult
 from cartsim.report.folder import folder_files
-from cartsim.report.input_tables import parameters_table
-from cartsim.report.psa_tables import psa_tables
+from cartsim.report.input_tables import correlations_table, parameters_table
+from cartsim.report.psa_tables import Population, psa_tables
 from cartsim.report.run_tables import wtp_key
 from cartsim.report.tables import (
     format_value,
@@ -17,15 +17,30 @@ from cartsim.report.tables import (
 )
 
 
-def psa_files(res: PsaResult, overrides: Sequence[str], resumed: int = 0) -> dict[str, str]:
+def psa_files(res: PsaResult, overrides: Sequence[str], resumed: int = 0,
+              population: Population | None = None) -> dict[str, str]:
+    joint = res.scenario.joint
+    extra: dict[str, object] = {"clipped_draws": dict(res.draws.clipped),
+                                "rescaled_probability_sets": res.draws.rescaled_sets,
+                                "resumed_from_checkpoint": resumed}
+    if joint:
+        extra["joint_draws"] = {
+            "correlations": [{"params": [c.first, c.second], "rho": c.rho}
+                             for c in joint.correlations],
+            "dirichlet": [{"params": list(d.names), "alphas": list(d.distribution.alphas),
+                           "remainder": d.remainder} for d in joint.dirichlet],
+            "not_applied": list(joint.notes)}
+    if population is not None:
+        extra["population"] = {"patients": population.patients, "years": population.years,
+                               "annual_discount": population.discount if population.years
+                               else None}
+    inputs = [parameters_table(res.scenario), *([correlations_table(res.scenario)] if joint
+                                                 else [])]
     return folder_files(
-        [*psa_tables(res), parameters_table(res.scenario)], res.scenario, command="psa",
+        [*psa_tables(res, population), *inputs], res.scenario, command="psa",
         seed=res.seed, sizes={"patients": res.patients, "iterations": len(res.results),
                               "strategies": len(res.strategies)},
-        engine=res.engine, overrides=overrides,
-        extra={"clipped_draws": dict(res.draws.clipped),
-               "rescaled_probability_sets": res.draws.rescaled_sets,
-               "resumed_from_checkpoint": resumed})
+        engine=res.engine, overrides=overrides, extra=extra)
 
 
 def psa_summary_text(files: Mapping[str, str], res: PsaResult) -> str:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from dataclasses import dataclass
 
-from cartsim.analysis.psa import ceac, ceaf, evpi, summarise_psa, variance_split
+import numpy as np
+from scipy import stats
+
+from cartsim.analysis.psa import (
+    ceac,
+    ceaf,
+    evpi,
+    population_evpi,
+    summarise_psa,
+    variance_split,
+)
 from cartsim.analysis.voi import evppi_by_parameter
 from cartsim.psa import PsaResult
 from cartsim.report.run_tables import ICER_NOTE, wtp_key
@@ -14,14 +25,46 @@ QUANTILE_NOTE = ("low/high: 2.5% and 97.5% empirical quantiles of the draws (num
                  "Hyndman-Fan type 7).")
 
 
+@dataclass(frozen=True)
+class Population:
+    """Who the decision affects: ``patients`` in all, or a year for ``years`` years,
+    each later year's patients discounted at the annual ``discount``."""
+
+    patients: float
+    years: float | None = None
+    discount: float = 0.0
+
+    def describe(self) -> str:
+        if self.years is None:
+            return (f"evpi_population = evpi_per_patient x {self.patients:g} patients (the "
+                    "population whose treatment the decision affects; undiscounted).")
+        annuity = population_evpi([1.0], 1.0, self.years, self.discount)[0]
+        return (f"evpi_population = evpi_per_patient x {self.patients:g} patients a year x "
+                f"{annuity:.6g}, the annuity factor sum over t = 1..{self.years:g} of "
+                f"(1 + {self.discount:g})^-t (each year's patients discounted by whole years "
+                "at the cost discount rate, end-of-year convention).")
+
+
+def annual_discount(rate: float, convention: str) -> float:
+    """The annual-equivalent rate of a scenario's cost discount rate."""
+    return math.expm1(rate) if convention == "continuous" else rate
+
+
 def wtp_grid(wtp: tuple[float, ...]) -> np.ndarray:
     """The scenario's WTP values plus 41 evenly spaced points from 0 to twice the largest."""
     top = 2.0 * max(wtp) if wtp else 200_000.0
     return np.unique(np.r_[np.linspace(0.0, top, 41), np.asarray(wtp, dtype=float)])
 
 
+def varied_names(res: PsaResult) -> list[str]:
+    """Parameters with a distribution or drawn jointly, in scenario order."""
+    drawn = set(res.draws.random)
+    return [n for n, p in res.scenario.parameters.items()
+            if p.distribution is not None or n in drawn]
+
+
 def draws_table(res: PsaResult) -> Table:
-    names = [n for n, p in res.scenario.parameters.items() if p.distribution is not None]
+    names = varied_names(res)
     outcome_cols = [f"{m}_{s}" for s in res.strategies for m in ("cost", "qaly", "ly")]
     columns = ("draw", *outcome_cols, *names)
     mats = {m: res.matrix(m) for m in ("cost", "qaly", "ly")}
@@ -83,20 +126,28 @@ def ceac_table(res: PsaResult, grid: np.ndarray) -> Table:
         {"wtp": "money", "probability_cost_effective": "prob", "on_frontier": "text"})
 
 
-def evpi_table(res: PsaResult, grid: np.ndarray) -> Table:
+def evpi_table(res: PsaResult, grid: np.ndarray, population: Population | None = None
+               ) -> Table:
     values = evpi(res.matrix("cost"), res.matrix("qaly"), grid)
+    columns: tuple[str, ...] = ("wtp", "evpi_per_patient")
+    notes = ("EVPI = E[max over strategies of net benefit] - max over strategies of E[net "
+             "benefit], from the PSA draws; per patient, in the reported currency.",)
     rows = [(float(lam), float(v)) for lam, v in zip(grid, values, strict=True)]
-    return Table("evpi", "Expected value of perfect information per patient", (
-        "wtp", "evpi_per_patient"), tuple(rows),
-        ("EVPI = E[max over strategies of net benefit] - max over strategies of E[net benefit],"
-         " from the PSA draws; per patient, in the reported currency.",),
-        {"wtp": "money", "evpi_per_patient": "money"})
+    if population is not None:
+        scaled = population_evpi(values, population.patients, population.years or 1.0,
+                                 population.discount if population.years else 0.0)
+        rows = [(*row, float(v)) for row, v in zip(rows, scaled, strict=True)]
+        columns += ("evpi_population",)
+        notes += (population.describe(),)
+    title = "Expected value of perfect information per patient" + (
+        " and in the population" if population is not None else "")
+    return Table("evpi", title, columns, tuple(rows), notes, dict.fromkeys(columns, "money"))
 
 
 def evppi_table(res: PsaResult) -> Table:
     run = res.scenario.run
-    draws = {n: res.draws.values[n] for n, p in res.scenario.parameters.items()
-             if p.distribution is not None and np.ptp(res.draws.values[n]) > 0}
+    draws = {n: res.draws.values[n] for n in varied_names(res)
+             if np.ptp(res.draws.values[n]) > 0}
     columns = ("parameter", *[f"evppi_{wtp_key(lam)}" for lam in run.wtp])
     rows: list[tuple[object, ...]] = []
     if len(res.results) >= 20 and draws:
@@ -127,7 +178,35 @@ def variance_table(res: PsaResult) -> Table:
                  {"share_first": "prob", "warning": "text"})
 
 
-def psa_tables(res: PsaResult) -> list[Table]:
+def correlation_check_table(res: PsaResult) -> Table:
+    """Declared vs achieved rank correlations of correlated parameters in these draws."""
+    rows = []
+    for c in res.scenario.joint.correlations:
+        a, b = res.draws.values[c.first], res.draws.values[c.second]
+        achieved = spearman(a, b) if a.size >= 3 else None
+        rows.append((c.first, c.second, c.rho, 6.0 / np.pi * np.arcsin(c.rho / 2.0),
+                     achieved, a.size))
+    return Table("psa_correlations", "Correlated parameters: declared and achieved",
+                 ("parameter_a", "parameter_b", "rho", "spearman_expected",
+                  "spearman_in_draws", "draws"), tuple(rows),
+                 ("rho: declared correlation of the normal scores (Gaussian copula); "
+                  "spearman_expected = (6/pi) asin(rho/2); spearman_in_draws: the rank "
+                  "correlation of the drawn values (NA below 3 draws), which scatters around "
+                  "the expected one by about 1/sqrt(draws).",),
+                 {"rho": "float", "spearman_expected": "float", "spearman_in_draws": "float",
+                  "draws": "int"})
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Spearman's rank correlation (average ranks for ties); None if either is constant."""
+    ra, rb = (stats.rankdata(x) for x in (a, b))
+    if np.ptp(ra) == 0 or np.ptp(rb) == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def psa_tables(res: PsaResult, population: Population | None = None) -> list[Table]:
     grid = wtp_grid(res.scenario.run.wtp)
-    return [summary_table(res), draws_table(res), ceac_table(res, grid), evpi_table(res, grid),
-            evppi_table(res), variance_table(res)]
+    joint = [correlation_check_table(res)] if res.scenario.joint.correlations else []
+    return [summary_table(res), draws_table(res), ceac_table(res, grid),
+            evpi_table(res, grid, population), evppi_table(res), variance_table(res), *joint]

@@ -30,6 +30,7 @@ from cartsim.sensitivity import (
     SweepResult,
     ThresholdResult,
 )
+from cartsim.threshold_draws import ThresholdDrawsResult, summarise_threshold_draws
 
 MCSE_NOTE = ("*_mcse: Monte Carlo standard error of the paired per-patient differences "
              "(common random numbers). Every run of the analysis uses the same patients and "
@@ -191,6 +192,56 @@ def threshold_table(result: ThresholdResult) -> Table:
                                    "lower", "upper"), value)})
 
 
+def threshold_draws_tables(result: ThresholdDrawsResult) -> list[Table]:
+    """``threshold_draws`` (a row per draw, strategy and WTP) and ``threshold_distribution``
+    (a row per strategy and WTP)."""
+    info, value = result.info, _value_format(result.unit)
+    columns = ("draw", "strategy", "comparator", "wtp", "threshold", "status",
+               "drawn_value", "inmb_at_lower", "inmb_at_upper")
+    rows = tuple((r.draw, r.strategy, info.comparator, r.wtp, _num(r.value), r.status,
+                  r.drawn_value, _num(r.inmb_lower), _num(r.inmb_upper)) for r in result.rows)
+    bracket = f"[{result.lower:g}, {result.upper:g}] {result.unit}"
+    common = (_header(info),
+              f"{result.parameter}: the value (in {result.unit}, as written in the scenario) "
+              "at which INMB = wtp x inc_qaly - inc_cost is 0 in each PSA draw, with every "
+              "other parameter at that draw's value (the draws of `cartsim psa` with the same "
+              f"seed) and the draw's random numbers; Brent's method on {bracket}.")
+    draws = Table("threshold_draws", f"Threshold of {result.parameter} in each PSA draw",
+                  columns, rows, (*common,
+                  "status: root, or 'above upper' / 'below lower' when INMB has one sign over "
+                  "the whole range (the threshold lies beyond that end), or 'undetermined' "
+                  "(INMB equal at both ends). drawn_value: the parameter's own value in the "
+                  "draw, for comparison."),
+                  {**_formats(columns), "wtp": "money", "threshold": value,
+                   "drawn_value": value, "draw": "int"})
+    cols = ("strategy", "comparator", "wtp", "draws", "with_root", "share_no_root",
+            "above_upper", "below_lower", "undetermined", "mean_given_root", "median",
+            "low_2_5", "high_97_5", "lower", "upper", "base_value")
+    summary = tuple((x.strategy, info.comparator, x.wtp, x.draws, x.with_root,
+                     (x.draws - x.with_root) / x.draws, x.above_upper, x.below_lower,
+                     x.undetermined, _num(x.mean_given_root), _num(x.median), _num(x.low),
+                     _num(x.high), result.lower, result.upper, result.base)
+                    for x in summarise_threshold_draws(result))
+    notes = (*common,
+             "with_root: draws with a threshold inside the range; share_no_root: the share "
+             "without one (above_upper + below_lower + undetermined, over draws). "
+             "mean_given_root: mean over draws with a root only (conditional; biased when "
+             "share_no_root is large).",
+             "median, low_2_5, high_97_5: 50%, 2.5% and 97.5% quantiles (numpy 'linear', "
+             "type 7) over all placed draws, counting a draw without a root as lying beyond "
+             "the end of the range where its threshold is; NA when the quantile falls among "
+             "those draws (it is then beyond lower or upper), and undetermined draws left "
+             "out.")
+    dist = Table("threshold_distribution", f"Distribution of the threshold of "
+                 f"{result.parameter} over PSA draws", cols, summary, notes,
+                 {**_formats(cols), "wtp": "money", "share_no_root": "prob",
+                  **dict.fromkeys(("mean_given_root", "median", "low_2_5", "high_97_5",
+                                   "lower", "upper", "base_value"), value),
+                  **dict.fromkeys(("draws", "with_root", "above_upper", "below_lower",
+                                   "undetermined"), "int")})
+    return [draws, dist]
+
+
 def parse_grid(items: Sequence[str]) -> dict[str, tuple[float, ...]]:
     """Read ``--grid`` items ``NAME=v1,v2,...`` or ``NAME=start:stop:count`` (evenly
     spaced, both ends included) into a ``sweep`` grid; UsageError if malformed."""
@@ -231,7 +282,10 @@ def sensitivity_summary(table: Table, limit: int = 10) -> str:
     keep = {"tornado": ("rank", "parameter", "strategy", "low", "high", "inmb_low",
                         "inmb_high", "swing"),
             "threshold": ("strategy", "wtp", "threshold", "interval_low", "interval_high",
-                          "status")}.get(table.name, table.columns[:8])
+                          "status"),
+            "threshold_distribution": ("strategy", "wtp", "with_root", "share_no_root",
+                                       "median", "low_2_5", "high_97_5")
+            }.get(table.name, table.columns[:8])
     idx = [table.columns.index(c) for c in keep]
     rows = [[row[i] for i in idx] for row in table.rows[:limit]]
     more = len(table.rows) - limit

@@ -25,15 +25,18 @@ from typing import Any
 from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.parameter import Parameter
+from cartsim.scenario.capacity import parse_capacity
 from cartsim.scenario.clinical import CATEGORICAL_SETS, ROOTS, is_leaf, parse_clinical
 from cartsim.scenario.clinical_schema import DISEASES, STRATEGIES, STRATEGY_LABELS
+from cartsim.scenario.correlations import joint_fingerprint, parse_joint
 from cartsim.scenario.custom import parse_custom
 from cartsim.scenario.model import CohortSpec, Scenario
 from cartsim.scenario.settings import parse_cohort, parse_run
 
 MAX_FILE_BYTES = 1_000_000
 MODELS = ("cart_vs_is", "custom")
-TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies", *ROOTS)
+TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
+            "correlations", "dirichlet", "capacity", *ROOTS)
 
 
 def _duplicate_key_hint(message: str, text_: str) -> str:
@@ -167,7 +170,8 @@ def _cohort_fingerprint(cohort: CohortSpec) -> Any:
     return [repr(g) for g in cohort.groups]
 
 
-def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Path) -> Scenario:
+def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Path,
+                   fixed: frozenset[str] = frozenset()) -> Scenario:
     problems = Problems()
     unknown_keys(raw, TOP_KEYS, "", problems)
     model = text(raw.get("model", "cart_vs_is"), "model", problems, choices=MODELS) or "cart_vs_is"
@@ -195,6 +199,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         sets = tuple(names for _, names in CATEGORICAL_SETS)
     run = parse_run(raw.get("run"), name, strategies, problems)
     cohort = parse_cohort(raw.get("cohort"), groups, base_dir, problems)
+    joint = parse_joint(raw, params, problems, fixed)
+    capacity = parse_capacity(raw, model, problems)
     if problems:
         raise ScenarioError(source, problems)
     fingerprint = {
@@ -202,12 +208,14 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         "run": {k: v for k, v in run.__dict__.items() if k != "output"},
         "cohort": _cohort_fingerprint(cohort), "parameters": {k: _param_fingerprint(p) for k, p in params.items()},
         "custom": {name: dataclasses.asdict(spec) for name, spec in custom.items()},
+        **({"joint": joint_fingerprint(joint)} if joint else {}),
+        **({"capacity": capacity.fingerprint()} if capacity else {}),
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,
         cohort=cohort, parameters=params, relapse_model=relapse_model, strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
-        base_dir=base_dir, probability_sets=sets,
+        base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
     )
 
 
@@ -225,5 +233,6 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     raw = read_with_extends(path)
     pairs = [parse_override(item) for item in overrides]
     raw = apply_overrides(raw, pairs)
-    return build_scenario(raw, str(path), path.stem, path.parent.resolve())
+    return build_scenario(raw, str(path), path.stem, path.parent.resolve(),
+                          frozenset(key for key, _ in pairs))
 

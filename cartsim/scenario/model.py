@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cartsim.params.draws import JointSpec
 from cartsim.params.parameter import Parameter
+from cartsim.scenario.capacity import CapacitySpec
 
 LIFETIME = math.inf
 
@@ -156,6 +158,10 @@ class Scenario:
     base_dir: Path = Path()
     probability_sets: tuple[tuple[str, ...], ...] = ()
     """Parameters that are the probabilities of one categorical branch (sum <= 1)."""
+    joint: JointSpec = field(default_factory=JointSpec)
+    """Parameters drawn jointly in PSA ([[correlations]], [[dirichlet]])."""
+    capacity: CapacitySpec | None = None
+    """The optional [capacity] table (cartsim capacity); None without one."""
 
     def point_values(self) -> dict[str, float]:
         return {name: p.value for name, p in self.parameters.items()}
