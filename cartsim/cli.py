@@ -13,14 +13,18 @@ import click
 
 from cartsim.api import ENGINES, prepare, run_scenario
 from cartsim.cli_analyses import dsa, psa, sweep, threshold_command
+from cartsim.cli_capacity import capacity
 from cartsim.cli_common import (
     debug_option,
     guarded,
     set_option,
     target_folder,
 )
+from cartsim.cli_compare import compare
+from cartsim.cli_report import report, workbook_for, write_workbook, xlsx_option
+from cartsim.cli_validate import validate
 from cartsim.report.files import check_run_folder, run_lock, write_run_folder
-from cartsim.report.input_tables import parameters_table
+from cartsim.report.input_tables import correlations_table, parameters_table
 from cartsim.report.run_output import run_files, summary_text
 from cartsim.report.tables import table_to_csv, table_to_markdown
 from cartsim.scenario.load import load_scenario
@@ -76,8 +80,11 @@ def params(scenario: Path, overrides: tuple[str, ...], fmt: str, debug: bool) ->
     Example:
       cartsim params scenarios/base.toml --format csv > inputs.csv
     """
-    table = parameters_table(load_scenario(scenario, overrides))
-    click.echo(table_to_csv(table) if fmt == "csv" else table_to_markdown(table), nl=False)
+    s = load_scenario(scenario, overrides)
+    tables = [parameters_table(s), *([correlations_table(s)] if s.joint else [])]
+    for i, table in enumerate(tables):
+        click.echo(("\n" if i else "") + (table_to_csv(table) if fmt == "csv"
+                                          else table_to_markdown(table)), nl=False)
 
 
 @main.command()
@@ -97,12 +104,13 @@ def params(scenario: Path, overrides: tuple[str, ...], fmt: str, debug: bool) ->
 @click.option("--no-crn", is_flag=True,
               help="Give each strategy its own random numbers (to measure what common random "
                    "numbers buy; results are noisier).")
+@xlsx_option
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @debug_option
 @guarded
 def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple[str, ...],
-        out: Path | None, trace: bool, overwrite: bool, engine: str, no_crn: bool, quiet: bool,
-        debug: bool) -> None:
+        out: Path | None, trace: bool, overwrite: bool, engine: str, no_crn: bool, xlsx: bool,
+        quiet: bool, debug: bool) -> None:
     """Simulate both strategies and write the results tables.
 
     \b
@@ -120,17 +128,19 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
         click.echo(f"Simulating {n:,} patients x {len(s.strategies)} strategies "
                    f"({engine} engine)...", err=True)
     result = run_scenario(s, patients=patients, seed=seed, engine=engine,
-                          common_random_numbers=not no_crn)
+                          common_random_numbers=not no_crn, keep_logs=trace)
     files = run_files(result, trace=trace, command="run", overrides=overrides)
+    book = workbook_for(files, xlsx)
     with run_lock(target):
         write_run_folder(target, files, overwrite=overwrite)
+        write_workbook(target, book)
     if not quiet:
         click.echo(summary_text(files, result))
         click.echo(f"\nWrote {len(files)} files to {target}/")
 
 
 
-for command in (psa, dsa, sweep, threshold_command):
+for command in (psa, dsa, sweep, threshold_command, report, compare, capacity, validate):
     main.add_command(command)
 
 
