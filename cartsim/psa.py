@@ -69,7 +69,7 @@ def simulate_draw(scenario: Scenario, k: int, values: dict[str, float], patients
             msg = "injected fault"
             raise RuntimeError(msg)
         result = run_scenario(scenario, patients=patients, seed=seed, draw=k, values=values,
-                              engine=engine)
+                              engine=engine, keep_logs=False, curves=False)
     except Exception as err:
         msg = f"PSA draw {k} (seed {seed}) failed: {type(err).__name__}: {err}"
         raise SimulationError(msg) from err

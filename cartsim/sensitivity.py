@@ -203,7 +203,8 @@ class Runner:
 
     def _evaluate(self, values: dict[str, float], lams: tuple[float, ...]) -> tuple:
         result = run_scenario(self.scenario, patients=self.patients, seed=self.seed,
-                              draw=self.draw, values=values, engine=self.engine)
+                              draw=self.draw, values=values, engine=self.engine,
+                              keep_logs=False, curves=False)
         ref_name = self.scenario.run.comparator
         ref = result.outcomes[ref_name].columns
         means, comparisons = [], []

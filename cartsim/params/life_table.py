@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -89,6 +90,12 @@ def read_life_table(path: Path | None = None) -> LifeTable:
     else:
         text = Path(path).read_text(encoding="utf-8")
         name, source = Path(path).stem, str(path)
+    return _parse(text, name, source)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(text: str, name: str, source: str) -> LifeTable:
+    # Cached on the file's text: a PSA reads the same table once per draw.
     rows = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     reader = csv.DictReader(rows)
     problems: list[Problem] = []
