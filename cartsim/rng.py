@@ -112,4 +112,7 @@ class PatientUniforms:
     def next(self, purpose: str) -> float:
         use = self._used.get(purpose, 0)
         self._used[purpose] = use + 1
-        return self._chunk.value(purpose, use, self._index)
+        values = self._chunk._lists.get((purpose, use))  # inlined value(): the hot path
+        if values is None:
+            return self._chunk.value(purpose, use, self._index)
+        return values[self._index]

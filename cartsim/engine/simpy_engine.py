@@ -192,7 +192,8 @@ def _patient(
             set_origin(state.origin)
         best_time, best = horizon, None
         m = state.mortality
-        if m != m_now:
+        # Identity first: dataclass equality is slow, and states usually share one.
+        if m is not m_now and m != m_now:
             if m_now is not None:
                 budget -= mort.integral(m_now, m_since, t)
             m_now, m_since = m, t
@@ -226,7 +227,7 @@ def _patient(
         if best is None:
             log.end(pid, horizon, None)
             return
-        if best == DEATH_EVENT:
+        if best is DEATH_EVENT:  # a Transition otherwise (no slow dataclass ==)
             events((pid, event_code[DEATH_EVENT], best_time, seq))
             log.end(pid, best_time, mort.cause(m, best_time, draw(DEATH_PURPOSE)))
             return
