@@ -23,6 +23,7 @@ Rules the engine follows (documented for users in the README):
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Generator, Mapping
 
@@ -88,18 +89,15 @@ class _Mortality:
         if excess == 0:
             target = lt.cumulative_hazard(self.sex, age) + budget / ratio
             return lt.age_at_cumulative(self.sex, target) - self.age0
-        # A constant excess on top of the table: walk year by year.
-        haz = self.haz
-        remaining = budget
-        while age < self.max_age:
-            k = int(age)
-            rate = ratio * haz[k] + excess
-            need = rate * (k + 1 - age)
-            if need >= remaining:
-                return age + remaining / rate - self.age0
-            remaining -= need
-            age = float(k + 1)
-        return self.max_age - self.age0
+        # A constant excess on top of the table: the combined cumulative hazard is
+        # piecewise linear between whole ages, so invert it where the target falls.
+        combined = lt.combined_cumulative(self.sex, ratio, excess)
+        target = (ratio * lt.cumulative_hazard(self.sex, age) + excess * age) + budget
+        if target >= combined[-1]:
+            return self.max_age - self.age0
+        k = max(bisect.bisect_right(combined, target) - 1, int(age))
+        found = k + (target - combined[k]) / (ratio * self.haz[k] + excess)
+        return (max(age, found)) - self.age0
 
     def cause(self, m: Mortality, t: float, u: float) -> str:
         """Cause of a death at ``t``: pick a hazard component with probability ∝ size."""

@@ -83,30 +83,25 @@ class MortalityArrays:
             res[ok] = found - a0[todo][ok]
             out[todo] = res
             return out
-        # A constant excess on top of the table: walk year by year, all at once.
-        remaining = budget[todo].copy()
-        cur = age[todo].copy()
-        pending = np.ones(todo.size, dtype=bool)
-        res = np.full(todo.size, math.nan)
-        while pending.any():
-            idx = np.flatnonzero(pending)
-            live = cur[idx] < self.max_age
-            stop = idx[~live]
-            res[stop] = self.max_age - a0[todo][stop]
-            pending[stop] = False
-            idx = idx[live]
-            if idx.size == 0:
-                break
-            k = np.floor(cur[idx]).astype(np.int64)
-            rate = ratio * self.haz2[self.sex[rows[todo][idx]], k] + excess
-            need = rate * (k + 1 - cur[idx])
-            hit = need >= remaining[idx]
-            h = idx[hit]
-            res[h] = cur[h] + remaining[h] / rate[hit] - a0[todo][h]
-            pending[h] = False
-            miss = idx[~hit]
-            remaining[miss] -= need[~hit]
-            cur[miss] = (k[~hit] + 1).astype(float)
+        # A constant excess on top of the table: invert the combined cumulative
+        # hazard (piecewise linear between whole ages), as simpy_engine does.
+        sexes = self.sex[rows[todo]]
+        combined = np.array([self.table.combined_cumulative(sex, ratio, excess)
+                             for sex in ("female", "male")])
+        now = age[todo]
+        target = (ratio * self._cumulative(rows[todo], now) + excess * now) + budget[todo]
+        res = np.empty(todo.size)
+        beyond = target >= combined[sexes, -1]
+        res[beyond] = self.max_age - a0[todo][beyond]
+        ok = np.flatnonzero(~beyond)
+        k = np.empty(ok.size, dtype=np.int64)
+        for x in (0, 1):  # bisect_right - 1 on that sex's combined table
+            mine = sexes[ok] == x
+            k[mine] = np.searchsorted(combined[x], target[ok][mine], side="right") - 1
+        k = np.maximum(k, np.floor(now[ok]).astype(np.int64))
+        xo = sexes[ok]
+        found = k + (target[ok] - combined[xo, k]) / (ratio * self.haz2[xo, k] + excess)
+        res[ok] = np.where(found > now[ok], found, now[ok]) - a0[todo][ok]
         out[todo] = res
         return out
 

@@ -13,7 +13,7 @@ import bisect
 import csv
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -40,6 +40,21 @@ class LifeTable:
     max_age: float
     """Last age of the table + 1: nobody lives past it. A field, not a property:
     the engine reads it at every state entry."""
+    _combined: dict[tuple[str, float, float], tuple[float, ...]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def combined_cumulative(self, sex: str, ratio: float, excess: float) -> tuple[float, ...]:
+        """``ratio × cumulative[sex][k] + excess × k`` for k = 0 .. max_age: the
+        cumulative hazard of a state's mortality (table times a ratio plus a
+        constant excess) at whole ages, computed once per mortality and shared
+        by both engines (so their death times agree to the last bit)."""
+        key = (sex, ratio, excess)
+        found = self._combined.get(key)
+        if found is None:
+            cum = np.asarray(self.cumulative[sex])
+            found = tuple((ratio * cum + excess * np.arange(cum.size)).tolist())
+            self._combined[key] = found
+        return found
 
     def cumulative_hazard(self, sex: str, age: float) -> float:
         """Cumulative background hazard from birth to ``age`` (inf past max_age)."""
