@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cartsim.cohort import Cohort, sample_cohort
@@ -89,7 +89,8 @@ def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
                  draw: int = 0, values: Mapping[str, float] | None = None,
                  engine: str = "vectorised", common_random_numbers: bool = True,
-                 keep_logs: bool = True, curves: bool = True) -> RunResult:
+                 keep_logs: bool = True, curves: bool = True,
+                 progress: Callable[[int], None] | None = None) -> RunResult:
     """Simulate every strategy of ``scenario`` on one cohort and value the logs.
 
     ``values`` replaces the point values (a PSA draw or a sensitivity value);
@@ -98,6 +99,8 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     ``keep_logs`` = False drops each chunk's event log once it is valued (large
     runs without a trace); ``result.logs`` is then empty. ``curves`` = False
     skips the curves over time (analyses that need only per-patient totals).
+    ``progress(k)`` is called as each strategy finishes a chunk of k patients
+    (patients x strategies in all).
     """
     if engine not in ENGINES:
         msg = f"engine must be one of {', '.join(ENGINES)}; got {engine!r}"
@@ -138,6 +141,8 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
             if keep_logs:
                 logs[name].append(log)
             del log, local
+            if progress is not None:
+                progress(len(span))
     return RunResult(
         scenario, cohort, models,
         {name: concatenate_logs(chunks) for name, chunks in logs.items() if chunks},

@@ -17,6 +17,9 @@ from cartsim.cli_capacity import capacity
 from cartsim.cli_common import (
     debug_option,
     guarded,
+    print_summary,
+    progress_bar,
+    quiet_option,
     set_option,
     target_folder,
 )
@@ -36,24 +39,36 @@ from cartsim.scenario.settings import MAX_PATIENTS
 def main() -> None:
     """cartsim: simulate one-time CD19 CAR-T vs lifelong immunosuppression.
 
+    Each analysis writes its tables to a results folder and prints a short summary
+    of the key results and where they went; progress bars go to stderr, and
+    --quiet prints nothing but errors (for scripts). `cartsim COMMAND --help`
+    shows each command's options and more examples.
+
     \b
     Examples:
+      cartsim check scenarios/base.toml
+      cartsim params scenarios/base.toml --format csv > inputs.csv
       cartsim run scenarios/base.toml
       cartsim run scenarios/sle.toml --set car_t.relapse.rate=0.10 --patients 20000
-      cartsim check scenarios/my.toml
-      cartsim params scenarios/base.toml
       cartsim psa scenarios/base.toml --draws 1000 --workers 2
       cartsim dsa scenarios/base.toml
+      cartsim sweep scenarios/base.toml --grid car_t.relapse.rate=0,0.05,0.1
       cartsim threshold scenarios/base.toml --param costs.car_t.product --wtp 100000,150000
+      cartsim compare scenarios/relapse_*.toml --patients 5000
+      cartsim capacity scenarios/capacity.toml
+      cartsim validate scenarios/case_series.toml
+      cartsim report results/base
+      cartsim run scenarios/base.toml --quiet && cartsim report results/base --quiet
     """
 
 
 @main.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @set_option
+@quiet_option
 @debug_option
 @guarded
-def check(scenario: Path, overrides: tuple[str, ...], debug: bool) -> None:
+def check(scenario: Path, overrides: tuple[str, ...], quiet: bool, debug: bool) -> None:
     """Validate a scenario file (every problem at once); run nothing.
 
     \b
@@ -62,8 +77,9 @@ def check(scenario: Path, overrides: tuple[str, ...], debug: bool) -> None:
     """
     s = load_scenario(scenario, overrides)
     prepare(s)
-    click.echo(f"{scenario}: OK ({s.model} model, {len(s.parameters)} parameters, "
-               f"strategies {', '.join(s.strategies)}; hash {s.canonical_hash[:12]})")
+    if not quiet:
+        click.echo(f"{scenario}: OK ({s.model} model, {len(s.parameters)} parameters, "
+                   f"strategies {', '.join(s.strategies)}; hash {s.canonical_hash[:12]})")
 
 
 @main.command()
@@ -105,7 +121,7 @@ def params(scenario: Path, overrides: tuple[str, ...], fmt: str, debug: bool) ->
               help="Give each strategy its own random numbers (to measure what common random "
                    "numbers buy; results are noisier).")
 @xlsx_option
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@quiet_option
 @debug_option
 @guarded
 def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple[str, ...],
@@ -123,20 +139,19 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
     prepare(s)
     target = target_folder(out, s.run.output)
     check_run_folder(target, overwrite=overwrite)
-    if not quiet:
-        n = patients or s.run.patients
-        click.echo(f"Simulating {n:,} patients x {len(s.strategies)} strategies "
-                   f"({engine} engine)...", err=True)
-    result = run_scenario(s, patients=patients, seed=seed, engine=engine,
-                          common_random_numbers=not no_crn, keep_logs=trace)
+    n = None if s.cohort.file else (patients or s.run.patients)
+    who = f"{n:,} patients" if n else f"the patients of {s.cohort.file.name}"
+    with progress_bar(n and n * len(s.strategies), f"Simulating {who} x {len(s.strategies)} "
+                      f"strategies ({engine} engine)", quiet) as bar:
+        result = run_scenario(s, patients=patients, seed=seed, engine=engine,
+                              common_random_numbers=not no_crn, keep_logs=trace,
+                              progress=bar.update)
     files = run_files(result, trace=trace, command="run", overrides=overrides)
     book = workbook_for(files, xlsx)
     with run_lock(target):
         write_run_folder(target, files, overwrite=overwrite)
         write_workbook(target, book)
-    if not quiet:
-        click.echo(summary_text(files, result))
-        click.echo(f"\nWrote {len(files)} files to {target}/")
+    print_summary(summary_text(files, result), len(files), target, quiet)
 
 
 

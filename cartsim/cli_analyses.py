@@ -13,7 +13,10 @@ from cartsim.cli_common import (
     analysis_options,
     debug_option,
     guarded,
-    progress_file,
+    notice,
+    print_summary,
+    progress_bar,
+    quiet_option,
     set_option,
     target_folder,
     write_analysis,
@@ -72,7 +75,7 @@ from cartsim.threshold_draws import threshold_draws
               help="Continue an interrupted PSA from its checkpoint (same scenario and options).")
 @click.option("--engine", type=click.Choice(ENGINES), default="vectorised", show_default=True)
 @xlsx_option
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@quiet_option
 @debug_option
 @guarded
 def psa(scenario: Path, draws: int, patients: int, workers: int, scheduler: str | None,
@@ -108,9 +111,8 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, scheduler: str 
                 raise UsageError(msg)
             done, keep, note = read_checkpoint(ckpt, header)
             writer = CheckpointWriter(ckpt, None, keep)
-            if not quiet:
-                click.echo(f"Resuming: {len(done)} draws already done."
-                           + (f" ({note})" if note else ""), err=True)
+            notice(f"Resuming: {len(done)} draws already done."
+                   + (f" ({note})" if note else ""), quiet)
         else:
             if ckpt.exists() and not overwrite:
                 msg = (f"a checkpoint of an unfinished PSA exists ({ckpt}): add --resume to "
@@ -118,8 +120,8 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, scheduler: str 
                 raise UsageError(msg)
             writer = CheckpointWriter(ckpt, header)
         remaining = draws - len([k for k in done if k <= draws])
-        with click.progressbar(length=remaining, label=f"PSA: {draws} draws x {patients:,} "
-                               "patients", file=progress_file(quiet)) as bar:
+        with progress_bar(remaining, f"PSA: {draws} draws x {patients:,} patients",
+                          quiet) as bar:
             def on_results(batch: list) -> None:
                 writer.append(batch)
                 bar.update(len(batch))
@@ -132,9 +134,7 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, scheduler: str 
         write_run_folder(target, files, overwrite=overwrite)
         write_workbook(target, book)
         ckpt.unlink(missing_ok=True)
-    if not quiet:
-        click.echo(psa_summary_text(files, result))
-        click.echo(f"\nWrote {len(files)} files to {target}/")
+    print_summary(psa_summary_text(files, result), len(files), target, quiet)
 
 
 
@@ -161,7 +161,7 @@ def dsa(scenario: Path, names: tuple[str, ...], patients: int | None, seed: int 
     target = target_folder(out, f"{s.run.output}_dsa")
     check_run_folder(target, overwrite=overwrite)
     runs = 1 + 2 * len(dsa_ranges(s, list(names) or None))
-    with click.progressbar(length=runs, label=f"DSA: {runs} runs", file=progress_file(quiet)) as bar:
+    with progress_bar(runs, f"DSA: {runs} runs", quiet) as bar:
         result = one_way(s, patients=patients, seed=seed, engine=engine,
                          names=list(names) or None, progress=bar.update)
     tables = one_way_tables(result)
@@ -192,8 +192,7 @@ def sweep(scenario: Path, grid_items: tuple[str, ...], patients: int | None, see
     target = target_folder(out, f"{s.run.output}_sweep")
     check_run_folder(target, overwrite=overwrite)
     runs = math.prod(len(v) for v in grid.values())
-    with click.progressbar(length=runs, label=f"Sweep: {runs} runs",
-                           file=progress_file(quiet)) as bar:
+    with progress_bar(runs, f"Sweep: {runs} runs", quiet) as bar:
         result = run_sweep(s, grid, patients=patients, seed=seed, engine=engine,
                            progress=bar.update)
     table = sweep_table(result)
@@ -237,15 +236,14 @@ def threshold_command(scenario: Path, name: str, wtp_text: str | None, lower: fl
     wtp = _parse_wtp(wtp_text) if wtp_text else s.run.wtp
     target = target_folder(out, f"{s.run.output}_threshold")
     check_run_folder(target, overwrite=overwrite)
-    if not quiet:
-        click.echo(f"Searching for the threshold of {name}...", err=True)
-    result = threshold(s, name, wtp=wtp, lower=lower, upper=upper, patients=patients,
-                       seed=seed, engine=engine)
+    with progress_bar(None, f"Searching for the threshold of {name} (model runs)",
+                      quiet) as bar:
+        result = threshold(s, name, wtp=wtp, lower=lower, upper=upper, patients=patients,
+                           seed=seed, engine=engine, progress=bar.update)
     tables = [threshold_table(result)]
     summary = sensitivity_summary(tables[0])
     if psa_draws is not None:
-        with click.progressbar(length=psa_draws, label=f"Threshold in {psa_draws} PSA draws",
-                               file=progress_file(quiet)) as bar:
+        with progress_bar(psa_draws, f"Threshold in {psa_draws} PSA draws", quiet) as bar:
             spread = threshold_draws(s, name, wtp=wtp, draws=psa_draws, lower=lower,
                                      upper=upper, patients=patients, seed=seed,
                                      engine=engine, workers=workers, progress=bar.update)

@@ -11,11 +11,14 @@ from cartsim.api import prepare
 from cartsim.cli_common import (
     debug_option,
     guarded,
+    notice,
+    progress_bar,
+    quiet_option,
     set_option,
     target_folder,
     write_analysis,
 )
-from cartsim.engine.capacity import simulate_programme
+from cartsim.engine.capacity import PROGRESS_STEPS, simulate_programme
 from cartsim.errors import Problem, ScenarioError
 from cartsim.report.capacity_tables import (
     capacity_files,
@@ -37,7 +40,7 @@ from cartsim.scenario.load import load_scenario
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default: results/<scenario name>_capacity).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@quiet_option
 @debug_option
 @guarded
 def capacity(scenario: Path, replications: int | None, seed: int | None,
@@ -68,14 +71,12 @@ def capacity(scenario: Path, replications: int | None, seed: int | None,
     target = target_folder(out, f"{s.run.output}_capacity")
     check_run_folder(target, overwrite=overwrite)
     root = seed if seed is not None else s.run.seed
-    if not quiet:
-        click.echo(f"Simulating {s.capacity.replications} programme(s) of "
-                   f"{s.capacity.arrivals.years:g} years of referrals (simpy engine)...",
-                   err=True)
     started = time.perf_counter()
-    run = simulate_programme(s, models, life_table, seed=root)
+    with progress_bar(PROGRESS_STEPS, f"Simulating {s.capacity.replications} programme(s) of "
+                      f"{s.capacity.arrivals.years:g} years of referrals (simpy engine)",
+                      quiet) as bar:
+        run = simulate_programme(s, models, life_table, seed=root, progress=bar.update)
     result = value_programme(s, models, run)
     files = capacity_files(result, overrides=overrides)
     write_analysis(target, files, overwrite, quiet, capacity_summary(result))
-    if not quiet:
-        click.echo(f"({time.perf_counter() - started:.1f} s)", err=True)
+    notice(f"({time.perf_counter() - started:.1f} s)", quiet)

@@ -7,7 +7,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from cartsim.api import ENGINES
 from cartsim.errors import CartsimError
 from cartsim.report.files import run_lock, write_run_folder
 from cartsim.scenario.settings import MAX_PATIENTS
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 RESULTS_ROOT = Path("results")
 
@@ -47,6 +50,9 @@ def guarded(func: Callable[..., None]) -> Callable[..., None]:
 
 
 debug_option = click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+quiet_option = click.option("--quiet", "-q", is_flag=True,
+                            help="Print nothing but errors: no progress, no summary (for "
+                                 "scripts; the exit code says whether it worked).")
 set_option = click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
                           help="Override a parameter or setting, e.g. car_t.relapse.rate=0.1 "
                                "(repeatable). A parameter set this way is fixed at the value.")
@@ -69,7 +75,7 @@ def analysis_options(func: Callable[..., None]) -> Callable[..., None]:
         click.option("--overwrite", is_flag=True, help="Replace an existing results folder."),
         click.option("--engine", type=click.Choice(ENGINES), default="vectorised",
                      show_default=True),
-        click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
+        quiet_option,
         debug_option,
     ]):
         func = option(func)
@@ -77,16 +83,40 @@ def analysis_options(func: Callable[..., None]) -> Callable[..., None]:
 
 
 def write_analysis(target: Path, files: dict[str, str], overwrite: bool, quiet: bool,
-                    summary: str) -> None:
+                   summary: str) -> None:
     with run_lock(target):
         write_run_folder(target, files, overwrite=overwrite)
+    print_summary(summary, len(files), target, quiet)
+
+
+def print_summary(summary: str, count: int, target: Path, quiet: bool) -> None:
+    """The key results on stdout, then where they were written (nothing with --quiet)."""
     if not quiet:
         click.echo(summary)
-        click.echo(f"\nWrote {len(files)} files to {target}/")
+        click.echo(f"\nWrote {count} files to {target}/")
 
 
+def notice(text: str, quiet: bool) -> None:
+    """A one-line note on stderr (what is being done), so stdout holds only results."""
+    if not quiet:
+        click.echo(text, err=True)
 
 
 def progress_file(quiet: bool) -> Any:
     """Where progress bars go: stderr, or nowhere with --quiet."""
     return io.StringIO() if quiet else sys.stderr
+
+
+def progress_bar(length: int | None, label: str, quiet: bool) -> ProgressBar[Any]:
+    """A progress bar on stderr, advanced by ``bar.update(n)`` (pass ``bar.update`` as
+    a lower layer's ``progress`` callback); nothing with --quiet.
+
+    Where stderr is not a terminal click prints only ``label``, once, so the label
+    doubles as the notice of what is running. ``length`` None: the amount of work is
+    not known in advance (a root search); the bar then counts steps instead.
+    """
+    if length is None:
+        # A generator has no length, which is how click is told it is unknown.
+        return click.progressbar((_ for _ in ()), label=label, show_pos=True,
+                                 file=progress_file(quiet))
+    return click.progressbar(length=length, label=label, file=progress_file(quiet))

@@ -16,7 +16,7 @@ from cartsim.cli_common import (
     RESULTS_ROOT,
     analysis_options,
     guarded,
-    progress_file,
+    progress_bar,
     write_analysis,
 )
 from cartsim.errors import Problem, ScenarioError, UsageError
@@ -116,8 +116,7 @@ def compare(scenario_files: tuple[Path, ...], patients: int | None, seed: int | 
     target = out if out is not None else RESULTS_ROOT / "compare"
     check_run_folder(target, overwrite=overwrite)
     rows: list[ScenarioSummary] = []
-    with click.progressbar(length=len(scenarios), label=f"Compare: {len(scenarios)} scenarios",
-                           file=progress_file(quiet)) as bar:
+    with progress_bar(len(scenarios), f"Compare: {len(scenarios)} scenarios", quiet) as bar:
         for s, name in zip(scenarios, _names(scenarios), strict=True):
             result = run_scenario(s, patients=None if s.cohort.file else n, seed=root,
                                   engine=engine)

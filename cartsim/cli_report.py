@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cartsim.cli_common import debug_option, guarded
+from cartsim.cli_common import debug_option, guarded, progress_bar, quiet_option
 from cartsim.errors import UsageError
 from cartsim.report.files import (
     OutputError,
@@ -19,7 +19,7 @@ from cartsim.report.files import (
 )
 from cartsim.report.html import build_report
 from cartsim.report.html_words import key_sentences
-from cartsim.report.plots import PLOTS_FOLDER, plot_files, render_plots
+from cartsim.report.plots import PLOTS, PLOTS_FOLDER, plot_files, render_plots
 from cartsim.report.plots_data import read_results_folder
 from cartsim.report.xlsx import (
     WORKBOOK,
@@ -76,7 +76,7 @@ def _write(path: Path, content: str | bytes) -> None:
 @xlsx_option
 @click.option("--overwrite", is_flag=True,
               help="Replace an existing report, plots folder and workbook.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@quiet_option
 @debug_option
 @guarded
 def report(results_dir: Path, out: Path | None, xlsx: bool, overwrite: bool, quiet: bool,
@@ -108,7 +108,8 @@ def report(results_dir: Path, out: Path | None, xlsx: bool, overwrite: bool, qui
         if existing and not overwrite:
             msg = f"{', '.join(existing)} already exist(s); use --overwrite to replace"
             raise UsageError(msg)
-        plots, skipped = render_plots(folder)
+        with progress_bar(len(PLOTS), f"Drawing up to {len(PLOTS)} plots", quiet) as bar:
+            plots, skipped = render_plots(folder, progress=bar.update)
         page = build_report(folder, plots, skipped)
         book = workbook_bytes(folder.tables, folder.manifest) if xlsx else None
         if plots or plots_dir.exists():

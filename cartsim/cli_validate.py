@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from cartsim.api import prepare
-from cartsim.cli_common import debug_option, guarded, set_option, target_folder
+from cartsim.cli_common import (
+    debug_option,
+    guarded,
+    print_summary,
+    progress_bar,
+    quiet_option,
+    set_option,
+    target_folder,
+)
 from cartsim.params.evidence import current_evidence
 from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.validation_tables import validation_files, validation_summary
@@ -30,7 +38,7 @@ from cartsim.validation import MAX_REPLICATES, validate_case_series
               help="Results folder (default: results/<scenario name>_validation).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
 @click.option("--strict", is_flag=True, help="Exit with code 1 if any fact is inconsistent.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@quiet_option
 @debug_option
 @guarded
 def validate(scenario: Path, replicates: int, seed: int | None, uncertainty: bool,
@@ -53,15 +61,13 @@ def validate(scenario: Path, replicates: int, seed: int | None, uncertainty: boo
     prepare(s)
     target = target_folder(out, f"{s.run.output}_validation")
     check_run_folder(target, overwrite=overwrite)
-    if not quiet:
-        click.echo(f"Simulating {replicates:,} case series...", err=True)
-    result = validate_case_series(s, replicates=replicates, seed=seed, uncertainty=uncertainty)
+    with progress_bar(replicates, f"Simulating {replicates:,} case series", quiet) as bar:
+        result = validate_case_series(s, replicates=replicates, seed=seed,
+                                      uncertainty=uncertainty, progress=bar.update)
     files = validation_files(result, current_evidence(), overrides)
     with run_lock(target):
         write_run_folder(target, files, overwrite=overwrite)
-    if not quiet:
-        click.echo(validation_summary(result))
-        click.echo(f"\nWrote {len(files)} files to {target}/")
+    print_summary(validation_summary(result), len(files), target, quiet)
     if strict and result.inconsistent:
         names = ", ".join(f.fact.key for f in result.inconsistent)
         click.echo(f"--strict: inconsistent with the case series: {names}", err=True)

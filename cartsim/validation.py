@@ -21,7 +21,7 @@ for both its parameter values and its random numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -373,12 +373,15 @@ def _compare(fact: Fact, record: Record, measures: Mapping[str, np.ndarray],
 
 
 def validate_case_series(scenario: Scenario, *, replicates: int = 1000, seed: int | None = None,
-                         uncertainty: bool = False, level: float = 0.95) -> ValidationResult:
+                         uncertainty: bool = False, level: float = 0.95,
+                         progress: Callable[[int], None] | None = None) -> ValidationResult:
     """Simulate ``replicates`` series like Müller 2024 and compare them with every §7 fact.
 
     ``uncertainty`` draws every parameter from its distribution once per replicate
     (a prior predictive check); otherwise every replicate uses the point values.
+    ``progress(k)`` as k more series are done (``replicates`` in all).
     """
+    step = progress or (lambda _k: None)
     _check_scenario(scenario)
     if not 1 <= replicates <= MAX_REPLICATES:
         msg = f"replicates must be between 1 and {MAX_REPLICATES:,}; got {replicates}"
@@ -390,14 +393,18 @@ def validate_case_series(scenario: Scenario, *, replicates: int = 1000, seed: in
         # The same values as PSA draws 1..R of this scenario and seed.
         draws = draw_parameters(scenario.parameters, range(1, replicates + 1), root,
                                 scenario.probability_sets, scenario.joint)
-        runs = [_simulate(scenario, draws.at(j), composition, 1, Streams(root, j + 1), follow_up)
-                for j in range(replicates)]
+        runs = []
+        for j in range(replicates):
+            runs.append(_simulate(scenario, draws.at(j), composition, 1, Streams(root, j + 1),
+                                  follow_up))
+            step(1)
         measures = {k: np.concatenate([r[0][k] for r in runs]) for k in runs[0][0]}
         years = np.concatenate([r[1] for r in runs])
         simulated = sum(r[2] for r in runs)
     else:
         measures, years, simulated = _simulate(scenario, scenario.point_values(), composition,
                                                replicates, Streams(root, 0), follow_up)
+        step(replicates)
     ends = np.cumsum(list(composition.values()))
     columns = {d: slice(e - k, e) for (d, k), e in zip(composition.items(), ends, strict=True)}
     facts = tuple(_compare(f, evidence.record(f.evidence), measures, columns, level)

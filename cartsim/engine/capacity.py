@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,7 @@ TREATED, FAILED, LEFT_SLOT, LEFT_APHERESIS, LEFT_PRODUCTION, LEFT_BED = range(le
 REASONS = ("death", "cancer", "horizon")
 """Why a patient would leave bridging on their own (codes index this tuple)."""
 DEATH, CANCER, HORIZON = range(len(REASONS))
+PROGRESS_STEPS = 6  # stages of simulate_programme, each reported to its progress callback
 
 
 @dataclass(frozen=True)
@@ -353,8 +354,16 @@ def simulate_bridged(pathways: Mapping[str, Pathway], cohort: Cohort, bridging: 
 
 
 def simulate_programme(scenario: Scenario, models: Mapping[str, StrategyModel],
-                       life_table: LifeTable | None, *, seed: int) -> ProgrammeRun:
-    """Referrals, queues and event logs of a capacity scenario (with ``[capacity]``)."""
+                       life_table: LifeTable | None, *, seed: int,
+                       progress: Callable[[int], None] | None = None) -> ProgrammeRun:
+    """Referrals, queues and event logs of a capacity scenario (with ``[capacity]``);
+    ``progress(1)`` after each of its ``PROGRESS_STEPS`` stages."""
+
+    def done(stage: Any) -> Any:
+        if progress is not None:
+            progress(1)
+        return stage
+
     spec = scenario.capacity
     if spec is None:
         msg = f"{scenario.source} has no [capacity] table"
@@ -367,7 +376,7 @@ def simulate_programme(scenario: Scenario, models: Mapping[str, StrategyModel],
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
     car_t = models["car_t"].pathways
     horizon = scenario.run.horizon
-    run["leave_by"], reason = bridging_exits(car_t, cohort, life_table, horizon, streams)
+    run["leave_by"], reason = done(bridging_exits(car_t, cohort, life_table, horizon, streams))
     run["bed"] = needs_bed(car_t, cohort, streams)
     v2v = {g: vein_to_vein(pw) for g, pw in car_t.items()}
     run["v2v"] = np.array([v2v[g] for g in cohort.group], dtype=float)
@@ -375,16 +384,16 @@ def simulate_programme(scenario: Scenario, models: Mapping[str, StrategyModel],
                                           SERVICE_PURPOSES["apheresis"], n, streams)
     run["stay"] = service_times(spec.stay, spec.stay_distribution, SERVICE_PURPOSES["stay"], n,
                                 streams)
-    constrained = _queue_all(run, spec)
-    unconstrained = _queue_all(run, spec.unlimited())
-    logs = {
-        "car_t": simulate_bridged(car_t, cohort, constrained.bridging, life_table, horizon,
-                                  streams),
-        "car_t_unconstrained": simulate_bridged(car_t, cohort, unconstrained.bridging,
-                                                life_table, horizon, streams),
-        "immunosuppression": simulate_simpy(models["immunosuppression"].pathways, cohort,
-                                            life_table=life_table, horizon=horizon,
-                                            streams=streams),
+    constrained = done(_queue_all(run, spec))
+    unconstrained = done(_queue_all(run, spec.unlimited()))
+    logs = {  # built in this order, so progress follows the stages
+        "car_t": done(simulate_bridged(car_t, cohort, constrained.bridging, life_table,
+                                       horizon, streams)),
+        "car_t_unconstrained": done(simulate_bridged(car_t, cohort, unconstrained.bridging,
+                                                     life_table, horizon, streams)),
+        "immunosuppression": done(simulate_simpy(models["immunosuppression"].pathways, cohort,
+                                                 life_table=life_table, horizon=horizon,
+                                                 streams=streams)),
     }
     return ProgrammeRun(spec, cohort, run["replication"], run["arrival"], run["leave_by"], reason,
                         run["apheresis_time"], run["stay"], constrained, unconstrained, logs,

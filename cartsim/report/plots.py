@@ -76,8 +76,10 @@ PLOTS: tuple[PlotSpec, ...] = (
 
 
 def render_plots(folder: ResultsFolder, specs: Sequence[PlotSpec] = PLOTS,
+                 progress: Callable[[int], None] | None = None,
                  ) -> tuple[list[Plot], list[Skipped]]:
-    """Draw every plot the folder has tables for; say why each other one was skipped."""
+    """Draw every plot the folder has tables for; say why each other one was skipped.
+    ``progress(1)`` after each spec, drawn or skipped."""
     plots, skipped = [], []
     for spec in specs:
         with plot_style():
@@ -85,9 +87,11 @@ def render_plots(folder: ResultsFolder, specs: Sequence[PlotSpec] = PLOTS,
                 fig = spec.draw(folder)
             except PlotSkipped as reason:
                 skipped.append(Skipped(spec, str(reason)))
-                continue
-            png, svg = figure_files(fig)
-        plots.append(Plot(spec, png, svg))
+            else:
+                png, svg = figure_files(fig)
+                plots.append(Plot(spec, png, svg))
+        if progress is not None:
+            progress(1)
     return plots, skipped
 
 
