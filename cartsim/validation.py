@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from cartsim.analysis.validation import (
     MeanCheck,
@@ -36,9 +35,9 @@ from cartsim.analysis.validation import (
 )
 from cartsim.api import prepare
 from cartsim.cohort import Cohort, sample_cohort
-from cartsim.engine.events import ALIVE, EventLog
 from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.errors import SimulationError, UsageError
+from cartsim.outcomes.follow_up import first_event_time, patient_measures
 from cartsim.params.distributions import Triangular
 from cartsim.params.draws import draw_parameters
 from cartsim.params.evidence import (
@@ -57,15 +56,6 @@ SERIES = "muller2024"
 FOLLOW_UP = f"{SERIES}.all.follow_up"
 MAX_REPLICATES = 100_000
 MAX_POOL = 5_000_000
-DRUG_FREE_STATES = ("aplasia", "aplasia_ivig", "remission", "remission_2")
-EVENT_SETS = {
-    "crs": ("crs_grade_1", "crs_grade_2", "crs_grade_3"),
-    "crs_2plus": ("crs_grade_2", "crs_grade_3"),
-    "crs_3plus": ("crs_grade_3",),
-    "icans": ("icans_grade_1_2", "icans_grade_3_4"),
-    "icans_3plus": ("icans_grade_3_4",),
-    "malignancies": ("cancer", "second_cancer", "t_cell_malignancy"),
-}
 RELAPSE_DRIVERS = {"none": (), "constant": ("car_t.relapse.rate",),
                    "weibull": ("car_t.relapse.shape", "car_t.relapse.scale"),
                    "cure_fraction": ("car_t.relapse.cure_fraction", "car_t.relapse.rate"),
@@ -77,7 +67,7 @@ RESPONSE = tuple(f"car_t.response.{d}" for d in DISEASES)
 class Fact:
     """One reported fact, the record holding it, and the simulated measure it is compared with.
 
-    ``measure`` names a per-patient quantity (see :func:`patient_measures`) summed
+    ``measure`` names a per-patient quantity (see :func:`cartsim.outcomes.follow_up.patient_measures`) summed
     over the patients of ``groups`` (averaged for ``b_cell_days``); None means
     the fact is shown but not compared, for ``reason``. ``drivers`` are the
     parameters whose values move the simulated quantity; "relapse" stands for
@@ -244,78 +234,6 @@ def _cohort(scenario: Scenario, pools: Mapping[str, int], streams: Streams) -> C
                   np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]))
 
 
-def _first_time(log: EventLog, label: str, n: int) -> np.ndarray:
-    t = np.full(n, np.inf)
-    if label in log.event_names:
-        hit = log.event_code == log.event_code_of(label)
-        np.minimum.at(t, log.event_patient[hit], log.event_time[hit])
-    return t
-
-
-def patient_measures(log: EventLog, chosen: np.ndarray, follow_up: np.ndarray,
-                     streams: Streams) -> dict[str, np.ndarray]:
-    """Per-patient quantities of the chosen patients (flat), cut at infusion + follow-up."""
-    n = log.n_patients
-    who = chosen.ravel()
-    pos = np.full(n, -1)
-    pos[who] = np.arange(who.size)
-    t0 = _first_time(log, "infusion", n)[who]
-    stop = t0 + follow_up.ravel()
-
-    def events(labels: tuple[str, ...], window: bool = True) -> np.ndarray:
-        codes = [log.event_code_of(x) for x in labels if x in log.event_names]
-        p = pos[log.event_patient]
-        keep = (p >= 0) & np.isin(log.event_code, codes)
-        if window:
-            keep &= (log.event_time >= t0[p]) & (log.event_time <= stop[p])
-        return np.bincount(p[keep], minlength=who.size)
-
-    def drug_free_at(when: np.ndarray) -> np.ndarray:
-        codes = [log.state_code(s) for s in DRUG_FREE_STATES if s in log.state_names]
-        p = pos[log.sojourn_patient]
-        at = (p >= 0) & (log.sojourn_start <= when[p]) & (when[p] < log.sojourn_end)
-        at &= np.isin(log.sojourn_state, codes)
-        return np.bincount(p[at], minlength=who.size)
-
-    cause = np.array([*log.cause_names, ""])[np.where(log.cause[who] == ALIVE, -1,
-                                                       log.cause[who])]
-    died = (cause != "") & (log.end_time[who] <= stop)
-    out = {name: (events(labels) > 0).astype(float) for name, labels in EVENT_SETS.items()}
-    out.update({
-        "responded": (events(("response",), window=False) > 0).astype(float),
-        "relapses": events(("relapse",)).astype(float),
-        "drug_free_at_end": drug_free_at(stop).astype(float),
-        "drug_free_6_months": drug_free_at(t0 + np.minimum(0.5, follow_up.ravel())).astype(float),
-        "deaths": died.astype(float),
-        "treatment_deaths": (died & (cause == "treatment_related_death")).astype(float),
-        "infections": (events(("serious_infection",))
-                       + _recurring_infections(log, pos, t0, stop, streams)).astype(float),
-        "b_cell_days": (_first_time(log, "b_cell_recovery", n)[who] - t0) * 365.25,
-    })
-    return out
-
-
-def _recurring_infections(log: EventLog, pos: np.ndarray, t0: np.ndarray, stop: np.ndarray,
-                          streams: Streams) -> np.ndarray:
-    """Serious infections counted per stay, thinned to the part of the stay in follow-up."""
-    out = np.zeros(t0.size)
-    if "serious_infection" not in log.event_names or log.recurring_count.size == 0:
-        return out
-    rows = log.recurring_event == log.event_code_of("serious_infection")
-    soj = log.recurring_sojourn[rows]
-    p = pos[log.sojourn_patient[soj]]
-    keep = p >= 0
-    soj, p, count = soj[keep], p[keep], log.recurring_count[rows][keep]
-    start, end = log.sojourn_start[soj], log.sojourn_end[soj]
-    inside = np.clip(np.minimum(end, stop[p]) - np.maximum(start, t0[p]), 0.0, None)
-    share = np.divide(inside, end - start, out=np.zeros(inside.size), where=end > start)
-    # Only the stay the cut falls in is partial, so one uniform per patient suffices.
-    u = streams.column("validation.infection_thinning", 0, 0, t0.size)[p]
-    kept = np.where(share >= 1.0, count, stats.binom.ppf(u, count, np.clip(share, 0.0, 1.0)))
-    np.add.at(out, p, np.maximum(kept, 0.0))
-    return out
-
-
 def _simulate(scenario: Scenario, values: Mapping[str, float], composition: Mapping[str, int],
               replicates: int, streams: Streams, follow_up: Triangular,
               ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
@@ -328,7 +246,7 @@ def _simulate(scenario: Scenario, values: Mapping[str, float], composition: Mapp
         + follow_up.high / 12.0 + 1.0 / 365.25
     log = simulate_vectorised(models["car_t"].pathways, cohort, life_table=life_table,
                               horizon=horizon, streams=streams)
-    infused = np.isfinite(_first_time(log, "infusion", cohort.n))
+    infused = np.isfinite(first_event_time(log, "infusion", cohort.n))
     blocks, offset = [], 0
     for d, size in pools.items():
         need = composition[d] * replicates
