@@ -122,7 +122,8 @@ def incremental_net_benefit(
 
 
 def ceac(
-    costs: ArrayLike, effects: ArrayLike, wtp: ArrayLike, *, tie: str = "first"
+    costs: ArrayLike, effects: ArrayLike, wtp: ArrayLike, *, tie: str = "first",
+    prefer: int = 0,
 ) -> np.ndarray:
     """Cost-effectiveness acceptability curves, shape (W, S): the share of draws
     in which each strategy has the highest NB, in [0, 1].
@@ -133,7 +134,9 @@ def ceac(
         As for :func:`net_benefit`.
     tie : {"first", "split"}
         How a draw in which several strategies share the highest NB counts.
-        "first": the strategy listed first among the tied wins the draw;
+        "first": strategy ``prefer`` wins the draw if it is among the tied,
+        else the one listed first (pass the comparator: a new strategy must
+        do strictly better to count as cost-effective);
         "split": the tied strategies share it equally. Either way the counts
         behind a row add up to K exactly, so it sums to 1 up to the rounding
         of count / K (a few ulp: a float sum of k_i / K need not be 1.0).
@@ -146,8 +149,7 @@ def ceac(
     """
     nb = net_benefit(costs, effects, wtp)
     if tie == "first":
-        # argmax returns the first of several maxima: exactly the "first" rule.
-        best = np.argmax(nb, axis=2)[..., np.newaxis] == np.arange(nb.shape[2])
+        best = _best(nb, prefer)[..., np.newaxis] == np.arange(nb.shape[2])
         return best.sum(axis=1) / nb.shape[1]
     if tie == "split":
         tied = nb == nb.max(axis=2, keepdims=True)
@@ -156,14 +158,22 @@ def ceac(
     raise ValueError(msg)
 
 
+def _best(nb: np.ndarray, prefer: int) -> np.ndarray:
+    """Index of the highest NB along the last axis; ties go to ``prefer``, then to
+    the first listed (argmax returns the first of several maxima)."""
+    order = [prefer, *(i for i in range(nb.shape[-1]) if i != prefer)]
+    return np.asarray(order)[np.argmax(nb[..., order], axis=-1)]
+
+
 def ceaf(
-    costs: ArrayLike, effects: ArrayLike, wtp: ArrayLike
+    costs: ArrayLike, effects: ArrayLike, wtp: ArrayLike, *, prefer: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cost-effectiveness acceptability frontier.
 
     Returns ``(strategy, prob_ce)``, both (W,): at each threshold the index of
-    the strategy with the highest *expected* NB (ties: the first listed) and its
-    CEAC value. When NB is skewed it need not be the one most often optimal.
+    the strategy with the highest *expected* NB (ties: ``prefer``, then the first
+    listed) and its CEAC value. When NB is skewed it need not be the one most
+    often optimal.
 
     Examples
     --------
@@ -172,8 +182,8 @@ def ceaf(
     >>> best.tolist(), p.tolist()
     ([0, 1], [0.5, 1.0])
     """
-    best = np.argmax(net_benefit(costs, effects, wtp).mean(axis=1), axis=1)
-    return best, ceac(costs, effects, wtp)[np.arange(best.size), best]
+    best = _best(net_benefit(costs, effects, wtp).mean(axis=1), prefer)
+    return best, ceac(costs, effects, wtp, prefer=prefer)[np.arange(best.size), best]
 
 
 def expected_loss(costs: ArrayLike, effects: ArrayLike, wtp: ArrayLike) -> np.ndarray:
@@ -275,7 +285,7 @@ class PsaSummary:
     ``icer[s]`` is the ratio of their means by :func:`cea.compute_icer` (never
     a mean of ratios), None for the comparator; ``inmb[w, s]`` is exactly
     ``wtp[w] * delta_effect.mean[s] - delta_cost.mean[s]``. ``prob_ce`` is the
-    CEAC (tie "first"), ``prob_inmb_positive`` P(INMB > 0), both (W, S).
+    CEAC (ties to the comparator), ``prob_inmb_positive`` P(INMB > 0), both (W, S).
     """
 
     names: tuple[str, ...]
@@ -341,7 +351,7 @@ def summarise_psa(
         delta_effect=d_effect,
         icer=icer,
         inmb=_frozen(incremental_nmb(de, dc, w).T),
-        prob_ce=_frozen(ceac(c, e, w)),
+        prob_ce=_frozen(ceac(c, e, w, prefer=ref)),
         prob_inmb_positive=_frozen(positive),
     )
 

@@ -66,18 +66,24 @@ def varied_names(res: PsaResult) -> list[str]:
 def draws_table(res: PsaResult) -> Table:
     names = varied_names(res)
     outcome_cols = [f"{m}_{s}" for s in res.strategies for m in ("cost", "qaly", "ly")]
-    columns = ("draw", *outcome_cols, *names)
+    var_cols = [f"qaly_var_{s}" for s in res.strategies]
+    columns = ("draw", *outcome_cols, *var_cols, *names)
     mats = {m: res.matrix(m) for m in ("cost", "qaly", "ly")}
+    within = res.within_variance()
     rows = []
     for j, r in enumerate(res.results):
         row: list[object] = [r.draw]
         row += [float(mats[m][j, i]) for i in range(len(res.strategies))
                 for m in ("cost", "qaly", "ly")]
+        row += [float(v) for v in within[j]]
         row += [float(res.draws.values[n][j]) for n in names]
         rows.append(tuple(row))
     return Table("psa", "PSA draws: per-draw mean outcomes and parameter values", columns,
                  tuple(rows), ("One row per draw; parameters in model units (per year, "
-                               "years, currency). Only parameters with a distribution vary.",))
+                               "years, currency). Only parameters with a distribution vary.",
+                               "qaly_var_<strategy>: the variance (ddof = 1) of discounted "
+                               "QALYs between the draw's patients, the first-order part of "
+                               "the variance table (divided by patients per draw).",))
 
 
 def summary_table(res: PsaResult) -> Table:
@@ -115,14 +121,16 @@ def summary_table(res: PsaResult) -> Table:
 
 def ceac_table(res: PsaResult, grid: np.ndarray) -> Table:
     costs, qalys = res.matrix("cost"), res.matrix("qaly")
-    probs = ceac(costs, qalys, grid)
-    best, _ = ceaf(costs, qalys, grid)
+    comparator = res.strategies.index(res.scenario.run.comparator)
+    probs = ceac(costs, qalys, grid, prefer=comparator)
+    best, _ = ceaf(costs, qalys, grid, prefer=comparator)
     rows = [(float(lam), s, float(probs[w, i]), bool(best[w] == i))
             for w, lam in enumerate(grid) for i, s in enumerate(res.strategies)]
     return Table("ceac", "Cost-effectiveness acceptability curves and frontier", (
         "wtp", "strategy", "probability_cost_effective", "on_frontier"), tuple(rows),
         ("on_frontier: the strategy with the highest expected net benefit at that WTP (the "
-         "CEAF). Ties in a draw go to the strategy listed first.",),
+         "CEAF). Ties (equal net benefit) go to the comparator: a strategy must do strictly "
+         "better to count as cost-effective.",),
         {"wtp": "money", "probability_cost_effective": "prob", "on_frontier": "text"})
 
 

@@ -19,6 +19,7 @@ from cartsim.report.run_tables import (
     costs_table,
     deaths_table,
     events_table,
+    frontier_table,
     increments,
     subgroups_table,
     summary_table,
@@ -36,7 +37,8 @@ def run_tables(result: RunResult, *, trace: bool) -> list[Table]:
     incs = increments(result)
     grid, curves, offsets = break_even(result)
     tables = [
-        summary_table(result, incs, offsets), costs_table(result, incs), events_table(result),
+        summary_table(result, incs, offsets), frontier_table(result), costs_table(result, incs),
+        events_table(result),
         deaths_table(result), benefit_risk_table(result), subgroups_table(result),
         cost_over_time_table(result, grid, curves), state_occupancy_table(result),
         *one_time_tables(result),

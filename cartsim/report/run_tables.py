@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cartsim.analysis.cea import break_even_time, estimate_mean
+from cartsim.analysis.cea import break_even_time, estimate_mean, incremental_analysis
 from cartsim.analysis.deterministic import (
     SUMMARY_MEASURES,
     Increment,
@@ -132,6 +132,29 @@ def costs_table(result: RunResult, incs: Mapping[str, Increment]) -> Table:
                  f"{run.reported_price_year})", columns, tuple(rows),
                  ("Categories sum to 'total'. " + MCSE_NOTE,),
                  dict.fromkeys(columns[2:], "money"))
+
+
+def frontier_table(result: RunResult) -> Table:
+    """Full incremental analysis of every strategy (dampack's ``calculate_icers``):
+    strong and extended dominance, sequential ICERs along the efficiency frontier."""
+    run = result.scenario.run
+    names = list(result.strategies)
+    costs = [estimate_mean(result.outcomes[s].columns["cost"]).mean for s in names]
+    qalys = [estimate_mean(result.outcomes[s].columns["qaly"]).mean for s in names]
+    words = {"ND": "on the frontier", "D": "dominated", "ED": "extendedly dominated"}
+    rows = tuple((r.strategy, r.cost, r.effect, r.status, words[r.status], r.inc_cost,
+                  r.inc_effect, r.icer) for r in incremental_analysis(names, costs, qalys))
+    columns = ("strategy", "cost", "qaly", "status", "status_text", "inc_cost", "inc_qaly",
+               "icer")
+    return Table("frontier", f"Efficiency frontier ({run.reported_currency} "
+                 f"{run.reported_price_year}; discounted means per patient)", columns, rows,
+                 ("Sorted by cost. status: ND on the efficiency frontier; D dominated (another "
+                  "strategy costs no more and is at least as effective); ED extendedly "
+                  "dominated (a mix of its neighbours on the frontier would do better). "
+                  "inc_cost, inc_qaly and icer compare each ND strategy with the previous ND "
+                  "one (NA for the first and for D/ED).",),
+                 {"cost": "money", "inc_cost": "money", "icer": "money", "qaly": "qaly",
+                  "inc_qaly": "qaly", "status": "text", "status_text": "text"})
 
 
 def events_table(result: RunResult) -> Table:

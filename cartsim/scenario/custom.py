@@ -9,9 +9,10 @@ README for an annotated example (the KV-REF verification model).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from cartsim.checks import Problems, join, name, table, text, unknown_keys
+from cartsim.checks import Problems, did_you_mean, join, name, table, text, unknown_keys
 from cartsim.params.parameter import Parameter, parse_parameter
 from cartsim.scenario.model import (
     CustomChance,
@@ -48,9 +49,20 @@ class _Collector:
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
         self.params: dict[str, Parameter] = {}
+        self.aliases: dict[str, tuple[str, str]] = {}
 
     def param(self, raw: Any, path: str, kind: str, *, per: str | None = None,
               unit: str | None = None) -> str | None:
+        if isinstance(raw, dict) and "same_as" in raw:
+            # One parameter used in two places (say the same IS state in both
+            # strategies): every value, draw, --set and DSA of it is shared.
+            target = raw["same_as"]
+            if len(raw) != 1 or not isinstance(target, str):
+                self.problems.add(path, "same_as takes one dotted parameter name and nothing "
+                                  "else", raw)
+                return None
+            self.aliases[path] = (target, kind)
+            return target
         leaf = dict(raw) if isinstance(raw, dict) else {"value": raw}
         if kind == "rate" and per and "per" not in leaf:
             leaf["per"] = per
@@ -65,7 +77,7 @@ class _Collector:
 
     def costs(self, raw: Any, path: str) -> dict[str, str]:
         """A cost: one amount (category "other") or a table of categories."""
-        if isinstance(raw, dict) and not any(k in raw for k in ("value", "dist")):
+        if isinstance(raw, dict) and not any(k in raw for k in ("value", "dist", "same_as")):
             unknown_keys(raw, COST_CATEGORIES, path, self.problems)
             out = {}
             for cat, value in raw.items():
@@ -249,7 +261,22 @@ def parse_custom(raw: Any, problems: Problems) -> tuple[dict[str, CustomStrategy
                                  f"nodes: {', '.join(sorted(nodes))}, or '{DEAD}'")
         _check_graph(path, start, states, chances, problems)
         strategies[sname] = CustomStrategy(sname, label, start or "", states, chances, events)
+    _check_aliases(c)
     return strategies, c.params
+
+
+def _check_aliases(c: _Collector) -> None:
+    """Every ``same_as`` names a parameter written out elsewhere, of the same kind."""
+    for path, (target, kind) in sorted(c.aliases.items()):
+        where = join(path, "same_as")
+        found = c.params.get(target)
+        if found is None:
+            hint = (f"{target} is itself a same_as; name the parameter it refers to"
+                    if target in c.aliases else
+                    did_you_mean(target, c.params) or "name a number written out in this file")
+            c.problems.add(where, "is not a parameter of this scenario", target, hint)
+        elif found.kind != kind:
+            c.problems.add(where, f"is a {found.kind}, but this place needs a {kind}", target)
 
 
 def _check_graph(path: str, start: str | None, states: dict[str, CustomState],
@@ -282,3 +309,23 @@ def _check_graph(path: str, start: str | None, states: dict[str, CustomState],
         kind = "states" if node in states else "chances"
         problems.add(join(join(path, kind), node), f"can never be reached from the start "
                      f"'{start}'", None, "a typo in a node name?", has_value=False)
+
+
+def check_scheduled_events(strategies: dict[str, CustomStrategy], params: dict[str, Parameter],
+                           horizon: float, problems: Problems) -> None:
+    """A fixed-time transition out of a start state happens at that time or never:
+    past a finite horizon it never does, which is almost always a unit slip."""
+    if math.isinf(horizon):
+        return
+    for sname, st in sorted(strategies.items()):
+        state = st.states.get(st.start)
+        for tr in state.transitions if state else ():
+            ref = tr.args.get("time")
+            if tr.dist != "fixed" or tr.clock != "state" or not isinstance(ref, str):
+                continue
+            p = params.get(ref)
+            if p is not None and p.value > horizon:
+                problems.add(ref, f"is beyond the horizon ({horizon:g} years): patients start "
+                             f"in '{st.start}' of strategy '{sname}', so this scheduled event "
+                             "could never happen", p.given_value,
+                             "a unit slip (months for years)? or lengthen run.horizon")

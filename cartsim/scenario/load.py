@@ -29,7 +29,7 @@ from cartsim.scenario.capacity import parse_capacity
 from cartsim.scenario.clinical import CATEGORICAL_SETS, ROOTS, is_leaf, parse_clinical
 from cartsim.scenario.clinical_schema import DISEASES, STRATEGIES, STRATEGY_LABELS
 from cartsim.scenario.correlations import joint_fingerprint, parse_joint
-from cartsim.scenario.custom import parse_custom
+from cartsim.scenario.custom import check_scheduled_events, parse_custom
 from cartsim.scenario.model import CohortSpec, Scenario
 from cartsim.scenario.settings import parse_cohort, parse_run
 
@@ -198,6 +198,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         strategies, labels, groups = STRATEGIES, dict(STRATEGY_LABELS), DISEASES
         sets = tuple(names for _, names in CATEGORICAL_SETS)
     run = parse_run(raw.get("run"), name, strategies, problems)
+    if custom and run is not None:
+        check_scheduled_events(custom, params, run.horizon, problems)
     cohort = parse_cohort(raw.get("cohort"), groups, base_dir, problems)
     joint = parse_joint(raw, params, problems, fixed)
     capacity = parse_capacity(raw, model, problems)
