@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 
 from cartsim.cohort import Cohort, sample_cohort
@@ -22,6 +25,7 @@ from cartsim.outcomes.accounting import (
 )
 from cartsim.outcomes.curves import CurveSums, curve_grid, curve_sums, curve_years
 from cartsim.outcomes.discounting import continuous_rate
+from cartsim.parallel import parallel_map
 from cartsim.params.life_table import LifeTable, read_life_table
 from cartsim.pathway.build import StrategyModel, build_model
 from cartsim.rng import Streams
@@ -89,7 +93,7 @@ def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
                  draw: int = 0, values: Mapping[str, float] | None = None,
                  engine: str = "vectorised", common_random_numbers: bool = True,
-                 keep_logs: bool = True, curves: bool = True,
+                 keep_logs: bool = True, curves: bool = True, workers: int = 1,
                  progress: Callable[[int], None] | None = None) -> RunResult:
     """Simulate every strategy of ``scenario`` on one cohort and value the logs.
 
@@ -100,7 +104,9 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     runs without a trace); ``result.logs`` is then empty. ``curves`` = False
     skips the curves over time (analyses that need only per-patient totals).
     ``progress(k)`` is called as each strategy finishes a chunk of k patients
-    (patients x strategies in all).
+    (patients x strategies in all). ``workers`` > 1 simulates the chunks
+    (``RUN_CHUNK`` patients x one strategy each) on that many forked processes;
+    the results are identical for any number.
     """
     if engine not in ENGINES:
         msg = f"engine must be one of {', '.join(ENGINES)}; got {engine!r}"
@@ -115,36 +121,77 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     models, life_table = prepare(scenario, values)
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
     rates = discount_rates(scenario)
-    grid, years = curve_grid(scenario.run.horizon), curve_years(scenario.run.horizon)
-    simulate = simulate_vectorised if engine == "vectorised" else simulate_simpy
-    logs: dict[str, list[EventLog]] = {name: [] for name in scenario.strategies}
+    context = _ChunkContext(scenario, models, life_table, cohort, streams, rates, engine,
+                            common_random_numbers, keep_logs, curves)
+    jobs = [(name, start) for start in range(0, max(cohort.n, 1), RUN_CHUNK)
+            for name in scenario.strategies]
+    logs: dict[str, dict[int, EventLog]] = {name: {} for name in scenario.strategies}
     parts = {name: OutcomesBuilder(cohort.n) for name in scenario.strategies}
-    sums: dict[str, CurveSums] = {}
+    chunk_sums: dict[str, dict[int, CurveSums]] = {name: {} for name in scenario.strategies}
     # Patients are simulated and valued a chunk at a time, and only per-patient
     # totals and curve sums are kept, so memory does not grow with the event logs
-    # (unless keep_logs). Each patient's results do not depend on the chunking.
-    for start in range(0, max(cohort.n, 1), RUN_CHUNK):
-        span = range(start, min(start + RUN_CHUNK, cohort.n))
-        groups = cohort.group[span.start:span.stop]
-        for name in scenario.strategies:
-            model = models[name]
-            strategy_streams = streams if common_random_numbers else streams.unsynchronised(name)
-            log = simulate(model.pathways, cohort, life_table=life_table,
-                           horizon=scenario.run.horizon, streams=strategy_streams, span=span)
-            local = log.rebased(span.start)
-            parts[name].add(span.start, value_log(local, model.pathways, model.valuations,
-                                                  groups, rates, scenario.run.cost_factor))
-            if curves:
-                chunk = curve_sums(local, model.valuations, groups, rates, grid, years,
-                                   scenario.run.cost_factor)
-                sums[name] = sums[name] + chunk if name in sums else chunk
-            if keep_logs:
-                logs[name].append(log)
-            del log, local
-            if progress is not None:
-                progress(len(span))
+    # (unless keep_logs). Each patient's results do not depend on the chunking, and
+    # chunks are reduced in patient order whatever order they finish in, so files
+    # are identical for any number of workers.
+    global _CONTEXT
+    _CONTEXT = context
+    try:
+        with parallel_map(workers) as (_, mapper), closing(mapper(_run_chunk, jobs)) as done:
+            for name, start, part, sums, log in done:
+                parts[name].add(start, part)
+                if sums is not None:
+                    chunk_sums[name][start] = sums
+                if log is not None:
+                    logs[name][start] = log
+                if progress is not None:
+                    progress(part.n)
+    finally:
+        _CONTEXT = None
     return RunResult(
         scenario, cohort, models,
-        {name: concatenate_logs(chunks) for name, chunks in logs.items() if chunks},
+        {name: concatenate_logs([by[k] for k in sorted(by)]) for name, by in logs.items() if by},
         {name: builder.build() for name, builder in parts.items()},
-        rates, engine, root, common_random_numbers, sums if curves else None)
+        rates, engine, root, common_random_numbers,
+        {name: functools.reduce(operator.add, [by[k] for k in sorted(by)])
+         for name, by in chunk_sums.items()} if curves else None)
+
+
+@dataclass(frozen=True)
+class _ChunkContext:
+    """What every chunk of one run shares (read by forked workers, never pickled)."""
+
+    scenario: Scenario
+    models: Mapping[str, StrategyModel]
+    life_table: LifeTable | None
+    cohort: Cohort
+    streams: Streams
+    rates: Rates
+    engine: str
+    common_random_numbers: bool
+    keep_logs: bool
+    curves: bool
+
+
+_CONTEXT: _ChunkContext | None = None
+
+
+def _run_chunk(job: tuple[str, int]) -> tuple[str, int, PatientOutcomes, CurveSums | None,
+                                              EventLog | None]:
+    """Simulate and value one strategy on one chunk of the cohort."""
+    name, start = job
+    ctx = _CONTEXT
+    assert ctx is not None
+    scenario, cohort, model = ctx.scenario, ctx.cohort, ctx.models[name]
+    span = range(start, min(start + RUN_CHUNK, cohort.n))
+    groups = cohort.group[span.start:span.stop]
+    streams = ctx.streams if ctx.common_random_numbers else ctx.streams.unsynchronised(name)
+    simulate = simulate_vectorised if ctx.engine == "vectorised" else simulate_simpy
+    log = simulate(model.pathways, cohort, life_table=ctx.life_table,
+                   horizon=scenario.run.horizon, streams=streams, span=span)
+    local = log.rebased(span.start)
+    part = value_log(local, model.pathways, model.valuations, groups, ctx.rates,
+                     scenario.run.cost_factor)
+    sums = curve_sums(local, model.valuations, groups, ctx.rates,
+                      curve_grid(scenario.run.horizon), curve_years(scenario.run.horizon),
+                      scenario.run.cost_factor) if ctx.curves else None
+    return name, start, part, sums, log if ctx.keep_logs else None

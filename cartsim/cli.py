@@ -120,13 +120,16 @@ def params(scenario: Path, overrides: tuple[str, ...], fmt: str, debug: bool) ->
 @click.option("--no-crn", is_flag=True,
               help="Give each strategy its own random numbers (to measure what common random "
                    "numbers buy; results are noisier).")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes to simulate on (each takes a strategy on a chunk of 65,536 "
+                   "patients); results are identical for any number.")
 @xlsx_option
 @quiet_option
 @debug_option
 @guarded
 def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple[str, ...],
-        out: Path | None, trace: bool, overwrite: bool, engine: str, no_crn: bool, xlsx: bool,
-        quiet: bool, debug: bool) -> None:
+        out: Path | None, trace: bool, overwrite: bool, engine: str, no_crn: bool,
+        workers: int, xlsx: bool, quiet: bool, debug: bool) -> None:
     """Simulate both strategies and write the results tables.
 
     \b
@@ -134,6 +137,7 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
       cartsim run scenarios/base.toml
       cartsim run scenarios/sle.toml --set car_t.relapse.rate=0.10 --patients 20000
       cartsim run scenarios/base.toml --seed 7 --out results/seed7 --trace
+      cartsim run scenarios/base.toml --patients 1000000 --workers 2
     """
     s = load_scenario(scenario, overrides)
     prepare(s)
@@ -145,7 +149,7 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
                       f"strategies ({engine} engine)", quiet) as bar:
         result = run_scenario(s, patients=patients, seed=seed, engine=engine,
                               common_random_numbers=not no_crn, keep_logs=trace,
-                              progress=bar.update)
+                              workers=workers, progress=bar.update)
     files = run_files(result, trace=trace, command="run", overrides=overrides)
     book = workbook_for(files, xlsx)
     with run_lock(target):

@@ -12,8 +12,6 @@ import json
 import math
 from pathlib import Path
 
-import pytest
-
 
 def same_files(a: Path, b: Path) -> None:
     """Every file byte-identical; run.json identical but for its `created` time."""
@@ -72,11 +70,6 @@ def test_d3_psa_files_identical_for_1_2_and_4_workers(contract):
     same_files(outs[0], outs[2])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "D3 / section 6.1: `cartsim run` has no --workers option (only psa and threshold "
-    "do), so the base-case half of D3 (--workers 1, 2 and 4 give byte-identical files) "
-    "cannot be run: exit 2 'No such option'. Suggested: add --workers to run "
-    "(patient chunks over processes; chunks are already seed-keyed)."))
 def test_d3_run_files_identical_for_1_2_and_4_workers(contract):
     """D3 (base case): `run --workers 1`, 2 and 4 write byte-identical files."""
     path = contract.write(contract.kvref())
