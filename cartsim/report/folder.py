@@ -38,7 +38,8 @@ def folder_files(tables: Sequence[Table], scenario: Scenario, *, command: str, s
                  sizes: Mapping[str, int], engine: str, overrides: Sequence[str] = (),
                  settings: Mapping[str, object] | None = None,
                  extra: Mapping[str, object] | None = None) -> dict[str, str]:
-    """File name -> content: each table as CSV and Markdown, then ``run.json``.
+    """File name -> content: each table as CSV and (unless too long to read) Markdown,
+    then ``run.json``.
 
     ``settings`` adds run-specific settings to :func:`scenario_settings`;
     ``extra`` adds top-level manifest fields.
@@ -46,7 +47,8 @@ def folder_files(tables: Sequence[Table], scenario: Scenario, *, command: str, s
     files: dict[str, str] = {}
     for table in tables:
         files[f"{table.name}.csv"] = table_to_csv(table)
-        files[f"{table.name}.md"] = table_to_markdown(table)
+        if table.markdown:
+            files[f"{table.name}.md"] = table_to_markdown(table)
     manifest = build_manifest(
         command=command, scenario_name=scenario.name, scenario_hash=scenario.canonical_hash,
         seed=seed, sizes=sizes, engine=engine,

@@ -98,7 +98,7 @@ def patients_table(result: RunResult) -> Table:
                            for k in value_cols],
                          "alive" if c == ALIVE else cause_names[c],
                          *[int(cols[f"n_{e}"][i]) if f"n_{e}" in cols else 0 for e in labels]))
-    return Table("patients", "Per-patient results", columns, tuple(rows))
+    return Table("patients", "Per-patient results", columns, tuple(rows), markdown=False)
 
 
 def trace_table(result: RunResult) -> Table:
@@ -166,7 +166,7 @@ def trace_table(result: RunResult) -> Table:
                  ("kind=sojourn: a stay in state_from over [time, end]; kind=event: a one-off "
                   "event at time (state_to 'dead' for deaths); kind=recurring: count events "
                   "during the sojourn [time, end], discounted at the sojourn's mean discount "
-                  "factor; kind=censored: alive at the horizon.",))
+                  "factor; kind=censored: alive at the horizon.",), markdown=False)
 
 
 def _event_states(log: EventLog) -> list[tuple[str, str]]:

@@ -44,6 +44,9 @@ class Table:
     formats : Mapping[str, str], optional
         Column name -> format kind for human output. Columns without an entry get
         a kind inferred from their values (``int``, ``float`` or ``text``).
+    markdown : bool, optional
+        False for tables too long to read as text (a row per patient or event):
+        they are written as CSV only.
 
     Raises
     ------
@@ -59,6 +62,7 @@ class Table:
     rows: tuple[tuple[object, ...], ...]
     notes: tuple[str, ...] = ()
     formats: Mapping[str, str] = field(default_factory=dict)
+    markdown: bool = True
 
     def __post_init__(self) -> None:
         # Accept lists from callers but store tuples, so the frozen table really is
@@ -103,6 +107,15 @@ def _is_float(value: object) -> bool:
 
 
 def _csv_cell(value: object, table: Table, column: str, index: int) -> str:
+    # Exact built-in types first: a trace table has millions of cells.
+    kind = type(value)
+    if kind is float:
+        if math.isfinite(value):  # type: ignore[arg-type]
+            return repr(value)
+    elif kind is str:
+        return value  # type: ignore[return-value]
+    elif kind is int:
+        return str(value)
     if value is None:
         return MISSING
     if _is_bool(value):
