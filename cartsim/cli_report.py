@@ -17,9 +17,7 @@ from cartsim.report.files import (
     run_lock,
     write_run_folder,
 )
-from cartsim.report.html import build_report
 from cartsim.report.html_words import key_sentences
-from cartsim.report.plots import PLOTS, PLOTS_FOLDER, plot_files, render_plots
 from cartsim.report.plots_data import read_results_folder
 from cartsim.report.xlsx import (
     WORKBOOK,
@@ -93,6 +91,10 @@ def report(results_dir: Path, out: Path | None, xlsx: bool, overwrite: bool, qui
       cartsim report results/base_psa --xlsx
       cartsim report results/base --out base-report.html --overwrite
     """
+    # matplotlib takes about 0.4 s to import: only this command pays for it.
+    from cartsim.report.html import build_report
+    from cartsim.report.plots import PLOTS, PLOTS_FOLDER, plot_files, render_plots
+
     if not results_dir.is_dir():
         msg = f"results folder {results_dir} does not exist or is not a folder"
         raise UsageError(msg)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from cartsim.params.distributions import Triangular
 
@@ -130,6 +129,8 @@ def mean_interval(mean: float, sd: float, n: int, level: float = 0.95) -> tuple[
     if n < 2 or not math.isfinite(sd) or sd < 0:
         msg = f"a mean's interval needs n >= 2 and a finite sd >= 0; got n={n}, sd={sd}"
         raise ValueError(msg)
+    from scipy import stats  # slow to import; only validation needs it
+
     half = float(stats.t.ppf((1.0 + _level(level)) / 2.0, n - 1)) * sd / math.sqrt(n)
     return mean - half, mean + half
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import stats
 
 from cartsim.engine.events import EventLog
 from cartsim.pathway.model import Pathway
@@ -64,6 +63,8 @@ def poisson_from_uniform(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
                 found, going = found[going], np.ones(active, dtype=bool)
     large = mean > SMALL_MEAN
     if large.any():
+        from scipy import stats  # rare (means over 50); the import is slow
+
         counts[large] = np.maximum(stats.poisson.ppf(q[large], mean[large]), 0).astype(np.int64)
     return counts
 

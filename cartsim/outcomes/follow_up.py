@@ -11,7 +11,6 @@ stay inside follow-up, with one uniform per patient from its own stream.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from cartsim.engine.events import ALIVE, EventLog
 from cartsim.rng import Streams
@@ -94,6 +93,8 @@ def _recurring_infections(log: EventLog, pos: np.ndarray, t0: np.ndarray, stop: 
     share = np.divide(inside, end - start, out=np.zeros(inside.size), where=end > start)
     # Only the stay the cut falls in is partial, so one uniform per patient suffices.
     u = streams.column("validation.infection_thinning", 0, 0, t0.size)[p]
+    from scipy import stats  # slow to import; only validation needs it
+
     kept = np.where(share >= 1.0, count, stats.binom.ppf(u, count, np.clip(share, 0.0, 1.0)))
     np.add.at(out, p, np.maximum(kept, 0.0))
     return out

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from cartsim.analysis.psa import (
     ceac,
@@ -207,6 +206,8 @@ def correlation_check_table(res: PsaResult) -> Table:
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     """Spearman's rank correlation (average ranks for ties); None if either is constant."""
+    from scipy import stats  # slow to import; only joint draws need it
+
     ra, rb = (stats.rankdata(x) for x in (a, b))
     if np.ptp(ra) == 0 or np.ptp(rb) == 0:
         return None
