@@ -329,6 +329,26 @@ def default_bracket(scenario: Scenario, name: str) -> tuple[float, float]:
     return lower, upper
 
 
+
+def threshold_inputs(scenario: Scenario, name: str, wtp: Sequence[float],
+                     lower: float | None, upper: float | None
+                     ) -> tuple[Parameter, tuple[float, ...], float, float]:
+    """The parameter, WTP values and search bracket of a threshold analysis, checked
+    (UsageError naming what is wrong); the bracket defaults to ``default_bracket``."""
+    p = find_parameter(scenario, name)
+    lams = tuple(float(w) for w in wtp)
+    if not lams or any(not (math.isfinite(w) and w >= 0) for w in lams):
+        msg = f"threshold: willingness to pay must be finite and >= 0; got {list(wtp)}"
+        raise UsageError(msg)
+    if lower is None or upper is None:
+        lo_d, hi_d = default_bracket(scenario, name)
+        lower, upper = lo_d if lower is None else lower, hi_d if upper is None else upper
+    a, b = checked_value(p, lower, "lower"), checked_value(p, upper, "upper")
+    if not a < b:
+        msg = f"{name}: lower {a:g} must be below upper {b:g}"
+        raise UsageError(msg)
+    return p, lams, a, b
+
 def threshold(scenario: Scenario, name: str, *, wtp: Sequence[float],
               lower: float | None = None, upper: float | None = None,
               patients: int | None = None, seed: int | None = None,
@@ -359,18 +379,7 @@ def threshold(scenario: Scenario, name: str, *, wtp: Sequence[float],
         (delta method; slope a difference quotient over root ± 1% of the bracket,
         same random numbers), clipped to the kind's range; None if the slope is 0.
     """
-    p = find_parameter(scenario, name)
-    lams = tuple(float(w) for w in wtp)
-    if not lams or any(not (math.isfinite(w) and w >= 0) for w in lams):
-        msg = f"threshold: willingness to pay must be finite and >= 0; got {list(wtp)}"
-        raise UsageError(msg)
-    if lower is None or upper is None:
-        lo_d, hi_d = default_bracket(scenario, name)
-        lower, upper = lo_d if lower is None else lower, hi_d if upper is None else upper
-    a, b = checked_value(p, lower, "lower"), checked_value(p, upper, "upper")
-    if not a < b:
-        msg = f"{name}: lower {a:g} must be below upper {b:g}"
-        raise UsageError(msg)
+    p, lams, a, b = threshold_inputs(scenario, name, wtp, lower, upper)
     runner = Runner(scenario, patients, seed, engine, progress)
 
     def inmb(x: float, s: str, w: float) -> MeanEstimate:

@@ -39,9 +39,7 @@ from cartsim.sensitivity import (
     Progress,
     RunInfo,
     Runner,
-    checked_value,
-    default_bracket,
-    find_parameter,
+    threshold_inputs,
 )
 
 ROOT = "root"
@@ -147,21 +145,10 @@ def threshold_draws(scenario: Scenario, name: str, *, wtp: Sequence[float], draw
     ThresholdDrawsResult
         Rows by draw, then strategy, then WTP.
     """
-    p = find_parameter(scenario, name)
-    lams = tuple(float(w) for w in wtp)
-    if not lams or any(not (math.isfinite(w) and w >= 0) for w in lams):
-        msg = f"threshold: willingness to pay must be finite and >= 0; got {list(wtp)}"
-        raise UsageError(msg)
     if not 1 <= draws <= MAX_DRAWS:
         msg = f"--psa-draws must be between 1 and {MAX_DRAWS:,}; got {draws}"
         raise UsageError(msg)
-    if lower is None or upper is None:
-        lo_d, hi_d = default_bracket(scenario, name)
-        lower, upper = lo_d if lower is None else lower, hi_d if upper is None else upper
-    a, b = checked_value(p, lower, "lower"), checked_value(p, upper, "upper")
-    if not a < b:
-        msg = f"{name}: lower {a:g} must be below upper {b:g}"
-        raise UsageError(msg)
+    p, lams, a, b = threshold_inputs(scenario, name, wtp, lower, upper)
     info = Runner(scenario, patients, seed, engine, None).info()
     ks = list(range(1, draws + 1))
     table = draw_parameters(scenario.parameters, ks, info.seed, scenario.probability_sets,
