@@ -20,6 +20,7 @@ from cartsim.cli_common import (
     print_summary,
     progress_bar,
     quiet_option,
+    seed_option,
     set_option,
     target_folder,
 )
@@ -107,8 +108,7 @@ def params(scenario: Path, overrides: tuple[str, ...], fmt: str, debug: bool) ->
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--patients", type=click.IntRange(1, MAX_PATIENTS), default=None,
               help="Patients per strategy (default: run.patients in the scenario).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
-              help="Root random seed (default: run.seed).")
+@seed_option
 @set_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default: results/<scenario name>).")

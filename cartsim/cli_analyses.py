@@ -17,6 +17,7 @@ from cartsim.cli_common import (
     print_summary,
     progress_bar,
     quiet_option,
+    seed_option,
     set_option,
     target_folder,
     write_analysis,
@@ -64,8 +65,7 @@ from cartsim.threshold_draws import threshold_draws
               default=None, metavar="T",
               help="Years over which --population patients a year are treated (discounted "
                    "at the cost discount rate).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
-              help="Root random seed (default: run.seed).")
+@seed_option
 @set_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default: results/<scenario name>_psa).")

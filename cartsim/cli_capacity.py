@@ -14,6 +14,7 @@ from cartsim.cli_common import (
     notice,
     progress_bar,
     quiet_option,
+    seed_option,
     set_option,
     target_folder,
     write_analysis,
@@ -34,8 +35,7 @@ from cartsim.scenario.load import load_scenario
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--replications", type=click.IntRange(1, MAX_REPLICATIONS), default=None,
               help="Independent programmes to simulate (default: capacity.replications).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
-              help="Root random seed (default: run.seed).")
+@seed_option
 @set_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default: results/<scenario name>_capacity).")

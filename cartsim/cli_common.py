@@ -53,6 +53,8 @@ debug_option = click.option("--debug", is_flag=True, help="Show the full traceba
 quiet_option = click.option("--quiet", "-q", is_flag=True,
                             help="Print nothing but errors: no progress, no summary (for "
                                  "scripts; the exit code says whether it worked).")
+seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+                           help="Root random seed (default: run.seed).")
 set_option = click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
                           help="Override a parameter or setting, e.g. car_t.relapse.rate=0.1 "
                                "(repeatable). A parameter set this way is fixed at the value.")

@@ -14,6 +14,7 @@ from cartsim.cli_common import (
     print_summary,
     progress_bar,
     quiet_option,
+    seed_option,
     set_option,
     target_folder,
 )
@@ -28,8 +29,7 @@ from cartsim.validation import MAX_REPLICATES, validate_case_series
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--replicates", type=click.IntRange(1, MAX_REPLICATES), default=1000,
               show_default=True, help="Simulated series (each 8 SLE, 3 IIM, 4 SSc patients).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
-              help="Root random seed (default: run.seed).")
+@seed_option
 @click.option("--uncertainty", is_flag=True,
               help="Draw every parameter from its distribution once per series (a prior "
                    "predictive check; slower) instead of using the point values.")
