@@ -45,12 +45,6 @@ class AnnualCosts:
     def years(self) -> int:
         return int(self.discounted.shape[0])
 
-    def total(self, categories: Sequence[str], *, discounted: bool = True) -> np.ndarray:
-        """Sum over ``categories`` for each year."""
-        table = self.discounted if discounted else self.undiscounted
-        idx = [self.categories.index(c) for c in categories]
-        return table[:, idx].sum(axis=1)
-
 
 def years_needed(end_times: Sequence[np.ndarray]) -> int:
     """Whole years that cover every patient's follow-up (at least one).

@@ -1,6 +1,8 @@
-"""Cohort-average curves over time: cumulative discounted cost and state occupancy.
+"""Curves over time: cumulative discounted cost, state occupancy and yearly costs,
+as sums over patients on a grid fixed before a run, so chunks of a cohort add up.
 
-Used for the cost-offset (break-even) time and the cost-over-time table. The
+Used for the cost-offset (break-even) time and the cost-over-time, occupancy and
+one-time-therapy tables. The
 cumulative cost at time g counts state costs accrued before g, one-off costs
 of events at or before g, and recurring-event costs in proportion to the share
 of each sojourn's discounted time that lies before g (their times being
@@ -22,16 +24,6 @@ from cartsim.outcomes.discounting import discount_factor
 from cartsim.outcomes.occupancy import occupancy_counts
 from cartsim.pathway.model import Valuation
 from cartsim.vocabulary import OFFSET_CATEGORIES
-
-
-def time_grid(horizon: float, end_times: np.ndarray) -> np.ndarray:
-    """Quarterly for two years, then yearly, up to the horizon or the last death."""
-    last = horizon if math.isfinite(horizon) else float(np.max(end_times, initial=0.0))
-    last = min(last, 150.0)
-    grid = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-    grid += [float(y) for y in range(2, math.ceil(last) + 1)]
-    return np.array([g for g in grid if g <= max(last, 0.0)] + ([last] if last not in grid else []))
-
 
 CURVE_YEARS = 150.0
 """Curves stop here (no patient of a life-table cohort lives this long in the model)."""
