@@ -151,20 +151,18 @@ def mcse(values: ArrayLike) -> float | None:
     >>> mcse([5.0]) is None
     True
     """
-    x = _vector("values", values)
-    # Centring on the pairwise-summed mean is accurate to ~1e-16 relative, ample
-    # for an SE; the exactly rounded mean is kept for reported means.
-    return _mcse(x, float(np.mean(x))) if x.size >= 2 else None
+    return _mcse(_vector("values", values))
 
 
-def _mcse(x: np.ndarray, mean: float) -> float | None:
+def _mcse(x: np.ndarray) -> float | None:
     n = x.size
     if n < 2:
         return None
-    # The squared deviations need no exact rounding: the SE is reported to a few
-    # digits, and numpy's pairwise sum over a fixed array is itself reproducible
-    # (np.dot would call a threaded BLAS, slow and machine-dependent here).
-    d = x - mean
+    # Neither the centring mean nor the squared deviations need exact rounding:
+    # the SE is reported to a few digits, and numpy's pairwise sums over a fixed
+    # array are themselves reproducible (np.dot would call a threaded BLAS, slow
+    # and machine-dependent here). Reported means use the exactly rounded _fmean.
+    d = x - float(np.mean(x))
     return math.sqrt(float(np.sum(d * d)) / (n - 1) / n)
 
 
@@ -189,7 +187,7 @@ def estimate_mean(values: ArrayLike) -> MeanEstimate:
     x = _vector("values", values)
     if x.size == 0:
         raise ValueError("values must not be empty")
-    return MeanEstimate(_fmean(x), mcse(x), int(x.size))
+    return MeanEstimate(_fmean(x), _mcse(x), int(x.size))
 
 
 def exact_mean(values: ArrayLike) -> float:

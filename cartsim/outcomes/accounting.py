@@ -175,6 +175,9 @@ class OutcomesBuilder:
     def add(self, start: int, part: PatientOutcomes) -> None:
         if self.first is None:
             self.first = part
+            if part.n == self.n:  # one chunk is the whole cohort: nothing to join
+                self.chunks.append((start, part.n, part.cause_names))
+                return
             self.columns = {name: np.empty(self.n, dtype=col.dtype)
                             for name, col in part.columns.items()}
         stop = start + part.n
