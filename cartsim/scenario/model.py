@@ -162,6 +162,10 @@ class Scenario:
     """Parameters drawn jointly in PSA ([[correlations]], [[dirichlet]])."""
     capacity: CapacitySpec | None = None
     """The optional [capacity] table (cartsim capacity); None without one."""
+    warnings: tuple[str, ...] = ()
+    """Things the file does that are legal but probably unintended (e.g. a bare number
+    in a variant that drops its parent's distribution); shown by check, run and psa on
+    stderr and recorded in run.json. They never change a result."""
 
     def point_values(self) -> dict[str, float]:
         return {name: p.value for name, p in self.parameters.items()}
