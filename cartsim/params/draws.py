@@ -1,7 +1,7 @@
 """Parameter values for probabilistic sensitivity analysis, made up front.
 
 Draw ``k`` (k = 1, 2, ...) of parameter ``name`` is the distribution's
-quantile at one uniform from the stream keyed by (k, "param:" + name), so a
+quantile at one uniform keyed by (k, "param:" + name) (``rng.draw_uniforms``), so a
 draw's values depend only on the seed, ``k`` and the parameter: the same for
 any number of draws, any worker count and after any interruption. Draw 0 is
 the base case (the point values).
@@ -40,7 +40,7 @@ from scipy import special
 
 from cartsim.params.distributions import Dirichlet
 from cartsim.params.parameter import KINDS, Parameter
-from cartsim.rng import Streams
+from cartsim.rng import draw_uniforms
 
 RESCALE_TOLERANCE = 1e-9
 """A categorical set summing to at most 1 + this counts as summing to 1 (rounding)."""
@@ -146,14 +146,11 @@ def correlation_blocks(correlations: Sequence[Correlation]
     return out
 
 
-def _uniform(seed: int, draw: int, name: str) -> float:
-    return float(Streams(seed, draw).column(f"param:{name}", 0, 0, 1)[0])
-
-
 def _uniforms(seed: int, ids: np.ndarray, name: str) -> np.ndarray:
-    # The quantile is taken at 1 - u: u is in (0, 1], and 1 - u in [0, 1)
+    # One vectorised call for every draw of a parameter (counter = patient 0, use 0,
+    # draw k). The quantile is taken at 1 - u: u is in (0, 1], and 1 - u in [0, 1)
     # avoids the infinite upper end of unbounded distributions.
-    return np.array([1.0 - _uniform(seed, int(k), name) for k in ids], dtype=float)
+    return 1.0 - draw_uniforms(seed, f"param:{name}", np.asarray(ids, dtype=np.int64))
 
 
 def _copula(v: np.ndarray, matrix: np.ndarray) -> np.ndarray:

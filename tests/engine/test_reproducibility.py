@@ -1,8 +1,9 @@
 """Battery D of VERIFICATION.md: reproducibility, stream isolation and CRN.
 
-The RNG design (§6.5): one root seed; per (draw, purpose) a PCG64 stream from
-SeedSequence(seed, spawn_key=(draw, hash(purpose))); patient i owns row i.
-So runs are exact functions of (seed, patient, purpose), whatever else changes.
+The RNG design (§6.5): one root seed; every uniform is Philox4x32-10 of the
+counter (patient, use, draw) under a key hashed from (seed, purpose)
+(``cartsim.rng``). So runs are exact functions of (seed, patient, purpose),
+whatever else changes.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def test_first_patients_do_not_depend_on_the_number_of_patients(kv):
 
 def test_chunk_size_does_not_change_the_log(kv):
     """D9 (worker independence): simulating the same patients in chunks of 7 instead of
-    4096 gives the identical event log (blocks are cut out by PCG64.advance)."""
+    4096 gives the identical event log (each number is a function of its counter)."""
     res = kv.run(kv.KV_REF_AE + THIRD, patients=300)
     inputs = res.cohort
     for strategy, model in res.models.items():
