@@ -106,7 +106,9 @@ class PatientMortality:
             ("disease", max(ratio - 1.0, 0.0) * mu),
             (m.excess_cause, m.excess_rate),
         )
-        total = sum(p for _, p in parts)
+        # Summed left to right (not sum(), which Python 3.12 compensates), as every
+        # engine does.
+        total = (parts[0][1] + parts[1][1]) + parts[2][1]
         pick = (1.0 - u) * total
         acc = 0.0
         for name, p in parts:

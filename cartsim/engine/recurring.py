@@ -12,6 +12,7 @@ Both engines produce the same sojourns, so sharing this pass keeps them equal.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -20,15 +21,16 @@ from cartsim.engine.events import EventLog
 from cartsim.pathway.model import Pathway
 from cartsim.rng import Streams
 
-SMALL_MEAN = 50.0
+SMALL_MEAN = 700.0
+"""Up to this mean, counts walk the Poisson CDF up from 0 (e^{-mean} is still a
+normal float); beyond it, from the mode (rare: rate x duration over 700)."""
 
 
 def poisson_from_uniform(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Inverse-CDF Poisson draws; ``u`` in (0, 1]. Non-decreasing in ``mean``.
 
     The count is the smallest k with CDF(k) > 1 - u. Small means walk the CDF
-    in vectorised steps (much faster than scipy's general quantile); large means
-    use ``scipy.stats.poisson.ppf``.
+    in vectorised steps; larger means (over 700) use ``poisson_large``.
     """
     q = 1.0 - np.asarray(u, dtype=float)
     mean = np.asarray(mean, dtype=float)
@@ -61,12 +63,47 @@ def poisson_from_uniform(u: np.ndarray, mean: np.ndarray) -> np.ndarray:
                 idx, qs, ms, term, cdf = (idx[going], qs[going], ms[going], term[going],
                                           cdf[going])
                 found, going = found[going], np.ones(active, dtype=bool)
-    large = mean > SMALL_MEAN
-    if large.any():
-        from scipy import stats  # rare (means over 50); the import is slow
-
-        counts[large] = np.maximum(stats.poisson.ppf(q[large], mean[large]), 0).astype(np.int64)
+    for i in np.flatnonzero(mean > SMALL_MEAN).tolist():  # rare: a loop will do
+        counts[i] = poisson_large(float(q[i]), float(mean[i]))
     return counts
+
+
+def poisson_large(q: float, mean: float) -> int:
+    """Smallest k with Poisson(mean) CDF(k) > q, for a large mean: the mode's
+    probability in log space, the CDF there summed downwards until its terms no
+    longer count, then a walk down or up to the quantile (the compiled kernel
+    does the same arithmetic)."""
+    # log p(k) at the mode k = floor(mean) = mean - f, without the cancellation of
+    # -mean + k log(mean) - lgamma(k + 1): k log1p(f/k) - f - log(2 pi k)/2 minus
+    # Stirling's series of log k! (k >= 700: three terms are exact to double)
+    k = float(math.floor(mean))
+    f = mean - k
+    pk = math.exp(k * math.log1p(f / k) - f - 0.5 * math.log(2.0 * math.pi * k)
+                  - (1.0 / (12.0 * k) - 1.0 / (360.0 * k**3) + 1.0 / (1260.0 * k**5)))
+    cdf, term, j = pk, pk, k
+    while j > 0.0:
+        term = term * j / mean
+        j -= 1.0
+        cdf = cdf + term
+        if term < cdf * 1e-17:
+            break
+    p = pk
+    if cdf > q:
+        while k > 0.0:
+            below = cdf - p
+            if below <= q:
+                return int(k)
+            p = p * k / mean
+            cdf = below
+            k -= 1.0
+        return 0
+    while True:  # until the quantile, or until rounding stops the CDF growing
+        k += 1.0
+        p = p * mean / k
+        grown = cdf + p
+        if grown > q or grown == cdf:
+            return int(k)
+        cdf = grown
 
 
 def count_recurring(

@@ -127,3 +127,24 @@ def test_engine_flares_in_remission_match_rate_times_time(tmp_path):
     se_c = cost.std(ddof=1) / math.sqrt(n_patients)
     assert truth == pytest.approx(3333.33, abs=0.01)
     assert abs(cost.mean() - truth) <= Z * se_c, (cost.mean(), truth, se_c)
+
+
+@settings(deadline=None, database=None)
+@given(u=st.floats(min_value=1e-9, max_value=1.0 - 1e-9), m=st.floats(700.0, 1e5))
+def test_poisson_count_for_large_means_is_the_inverse_cdf(u, m):
+    """Means over 700 (walked from the mode) keep F(k − 1) < 1 − u ≤ F(k) (to rounding)."""
+    k = int(poisson_from_uniform(np.array([u]), np.array([m]))[0])
+    q = 1.0 - u
+    assert stats.poisson.cdf(k, m) >= q - 1e-11
+    assert stats.poisson.cdf(k - 1, m) < q + 1e-11
+
+
+def test_compiled_poisson_counts_equal_the_reference_engines():
+    """The kernel's counts are the simpy engine's, small and large means alike."""
+    from cartsim.engine.kernel_value import poisson_counts
+
+    rng = np.random.default_rng(20240601)
+    u = rng.random(20_000)
+    mean = np.concatenate([rng.exponential(3.0, 10_000), rng.uniform(0.0, 700.0, 9_000),
+                           rng.uniform(700.0, 5e4, 1_000)])
+    np.testing.assert_array_equal(poisson_counts(u, mean), poisson_from_uniform(u, mean))
