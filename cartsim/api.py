@@ -12,7 +12,10 @@ from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 
+import numpy as np
+
 from cartsim.cohort import Cohort, sample_cohort
+from cartsim.engine.compiled import warm_up
 from cartsim.engine.events import EventLog, concatenate_logs
 from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.engine.vectorised import simulate_vectorised
@@ -25,6 +28,7 @@ from cartsim.outcomes.accounting import (
 )
 from cartsim.outcomes.curves import CurveSums, curve_grid, curve_sums, curve_years
 from cartsim.outcomes.discounting import continuous_rate
+from cartsim.outcomes.valued_run import group_codes, simulate_valued
 from cartsim.parallel import parallel_map
 from cartsim.params.life_table import LifeTable, read_life_table
 from cartsim.pathway.build import StrategyModel, build_model
@@ -34,9 +38,9 @@ from cartsim.scenario.model import Scenario
 RUN_CHUNK = 1 << 16
 """Patients simulated and valued together; bounds a run's memory (see run_scenario)."""
 
-ENGINES = ("vectorised", "simpy")
-"""Engines that interpret a pathway; the vectorised one is the default (patients do not
-interact), simpy is the reference implementation."""
+ENGINES = ("compiled", "vectorised", "simpy")
+"""Engines that interpret a pathway; the compiled one is the default (it values as it
+simulates), simpy is the reference implementation."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
 
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
                  draw: int = 0, values: Mapping[str, float] | None = None,
-                 engine: str = "vectorised", common_random_numbers: bool = True,
+                 engine: str = "compiled", common_random_numbers: bool = True,
                  keep_logs: bool = True, curves: bool = True, workers: int = 1,
                  progress: Callable[[int], None] | None = None) -> RunResult:
     """Simulate every strategy of ``scenario`` on one cohort and value the logs.
@@ -121,8 +125,12 @@ def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int |
     models, life_table = prepare(scenario, values)
     cohort = sample_cohort(scenario.cohort, n, streams=streams)
     rates = discount_rates(scenario)
+    codes = ({name: group_codes(cohort, list(model.pathways)) for name, model in models.items()}
+             if engine == "compiled" else {})
+    if engine == "compiled" and workers > 1:
+        warm_up()  # compile (or load) the kernel once, before the workers fork
     context = _ChunkContext(scenario, models, life_table, cohort, streams, rates, engine,
-                            common_random_numbers, keep_logs, curves)
+                            common_random_numbers, keep_logs, curves, codes)
     jobs = [(name, start) for start in range(0, max(cohort.n, 1), RUN_CHUNK)
             for name in scenario.strategies]
     logs: dict[str, dict[int, EventLog]] = {name: {} for name in scenario.strategies}
@@ -170,6 +178,8 @@ class _ChunkContext:
     common_random_numbers: bool
     keep_logs: bool
     curves: bool
+    codes: Mapping[str, np.ndarray]
+    """Each strategy's patient groups as row numbers (the compiled engine's)."""
 
 
 _CONTEXT: _ChunkContext | None = None
@@ -185,6 +195,15 @@ def _run_chunk(job: tuple[str, int]) -> tuple[str, int, PatientOutcomes, CurveSu
     span = range(start, min(start + RUN_CHUNK, cohort.n))
     groups = cohort.group[span.start:span.stop]
     streams = ctx.streams if ctx.common_random_numbers else ctx.streams.unsynchronised(name)
+    if ctx.engine == "compiled":  # values as it simulates: no event log unless kept
+        horizon = scenario.run.horizon
+        run = simulate_valued(model.pathways, model.valuations, cohort, span,
+                              life_table=ctx.life_table, horizon=horizon, streams=streams,
+                              rates=ctx.rates, cost_factor=scenario.run.cost_factor,
+                              grid=curve_grid(horizon) if ctx.curves else None,
+                              years=curve_years(horizon), log=ctx.keep_logs,
+                              codes=ctx.codes[name])
+        return name, start, run.outcomes, run.curves, run.log
     simulate = simulate_vectorised if ctx.engine == "vectorised" else simulate_simpy
     log = simulate(model.pathways, cohort, life_table=ctx.life_table,
                    horizon=scenario.run.horizon, streams=streams, span=span)

@@ -73,7 +73,7 @@ from cartsim.threshold_draws import threshold_draws
               help="Replace an existing results folder (and any unfinished checkpoint).")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted PSA from its checkpoint (same scenario and options).")
-@click.option("--engine", type=click.Choice(ENGINES), default="vectorised", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="compiled", show_default=True)
 @xlsx_option
 @quiet_option
 @debug_option

@@ -75,7 +75,7 @@ def analysis_options(func: Callable[..., None]) -> Callable[..., None]:
         click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Results folder."),
         click.option("--overwrite", is_flag=True, help="Replace an existing results folder."),
-        click.option("--engine", type=click.Choice(ENGINES), default="vectorised",
+        click.option("--engine", type=click.Choice(ENGINES), default="compiled",
                      show_default=True),
         quiet_option,
         debug_option,

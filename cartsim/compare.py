@@ -108,7 +108,7 @@ def load_comparable(paths: Sequence[Path], overrides: Sequence[str] = ()) -> lis
 
 def compare_scenarios(scenarios: Sequence[Scenario], overrides: Sequence[str] = (), *,
                       patients: int | None = None, seed: int | None = None,
-                      engine: str = "vectorised",
+                      engine: str = "compiled",
                       progress: Callable[[int], None] | None = None) -> Comparison:
     """Run every scenario (from :func:`load_comparable`) with the same patients and
     seed (default: the first one's), so that rows differ by their assumptions, not by

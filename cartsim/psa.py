@@ -96,7 +96,7 @@ def _worker(args: tuple[Scenario, list[int], int, int, str]
 
 
 def run_psa(scenario: Scenario, *, draws: int, patients: int | None = None,
-            seed: int | None = None, workers: int = 1, engine: str = "vectorised",
+            seed: int | None = None, workers: int = 1, engine: str = "compiled",
             done: Mapping[int, DrawResult] | None = None,
             on_results: Callable[[list[DrawResult]], None] | None = None,
             scheduler: str | None = None) -> PsaResult:

@@ -238,7 +238,7 @@ def dsa_ranges(scenario: Scenario, names: Sequence[str] | None = None
 
 
 def one_way(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
-            engine: str = "vectorised", names: Sequence[str] | None = None,
+            engine: str = "compiled", names: Sequence[str] | None = None,
             progress: Progress = None) -> OneWayResult:
     """One-way sensitivity analysis: each parameter at its low and high value.
 
@@ -273,7 +273,7 @@ def one_way(scenario: Scenario, *, patients: int | None = None, seed: int | None
 
 
 def sweep(scenario: Scenario, grid: Mapping[str, Sequence[float]], *,
-          patients: int | None = None, seed: int | None = None, engine: str = "vectorised",
+          patients: int | None = None, seed: int | None = None, engine: str = "compiled",
           progress: Progress = None) -> SweepResult:
     """Run every combination of ``grid``'s values; other parameters at their point values.
 
@@ -352,7 +352,7 @@ def threshold_inputs(scenario: Scenario, name: str, wtp: Sequence[float],
 def threshold(scenario: Scenario, name: str, *, wtp: Sequence[float],
               lower: float | None = None, upper: float | None = None,
               patients: int | None = None, seed: int | None = None,
-              engine: str = "vectorised", tol: float = 1e-10,
+              engine: str = "compiled", tol: float = 1e-10,
               progress: Progress = None) -> ThresholdResult:
     """Value of parameter ``name`` at which INMB = 0, for each strategy and WTP.
 

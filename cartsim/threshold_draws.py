@@ -125,7 +125,7 @@ def _solve(job: _Job) -> tuple[list[DrawThreshold], int]:
 def threshold_draws(scenario: Scenario, name: str, *, wtp: Sequence[float], draws: int,
                     lower: float | None = None, upper: float | None = None,
                     patients: int | None = None, seed: int | None = None,
-                    engine: str = "vectorised", workers: int = 1, tol: float = 1e-10,
+                    engine: str = "compiled", workers: int = 1, tol: float = 1e-10,
                     progress: Progress = None) -> ThresholdDrawsResult:
     """The threshold of ``name`` in each of PSA draws 1..``draws``.
 
