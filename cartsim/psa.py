@@ -9,7 +9,9 @@ sexes, diseases) is the same in every draw.
 Draws run in chunks on local processes or on a Dask cluster (``cartsim.parallel``);
 a chunk carries the validated, frozen scenario, the draw ids and their parameter
 values, and comes back as per-draw means, so a cluster gives byte-identical
-tables. Parameters declared jointly (``scenario.joint``: correlations, Dirichlet
+tables. With the compiled engine a chunk is one batched pass: every draw's model
+is built at its values and the chunk's draw x patient slots go through the
+kernel together (``outcomes.valued_batch``). Parameters declared jointly (``scenario.joint``: correlations, Dirichlet
 sets) are drawn by ``draw_parameters`` like any other.
 """
 
@@ -22,10 +24,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cartsim.api import run_scenario
+from cartsim.api import discount_rates, load_life_table, run_scenario
+from cartsim.cohort import sample_cohort
+from cartsim.engine.compiled import warm_up
 from cartsim.errors import SimulationError, UsageError
+from cartsim.outcomes.valued_batch import simulate_draws
+from cartsim.outcomes.valued_run import group_codes
 from cartsim.parallel import check_workers, chunk_size, parallel_map
 from cartsim.params.draws import ParameterDraws, draw_parameters, merge_draws
+from cartsim.pathway.build import build_model
+from cartsim.rng import Streams
 from cartsim.scenario.model import Scenario
 
 MAX_DRAWS = 1_000_000
@@ -79,6 +87,47 @@ def simulate_draw(scenario: Scenario, k: int, values: dict[str, float], patients
     return DrawResult(k, means, var)
 
 
+def simulate_block(scenario: Scenario, ks: Sequence[int], table: ParameterDraws,
+                   patients: int, seed: int) -> list[DrawResult]:
+    """Draws ``ks`` (values in ``table``) in one batched pass of the compiled engine."""
+    fault = os.environ.get(FAULT_ENV, "")
+    for k in ks:
+        if fault == f"draw:{k}":  # test-only fault injection
+            msg = f"PSA draw {k} (seed {seed}) failed: RuntimeError: injected fault"
+            raise SimulationError(msg)
+    if scenario.cohort.file is not None:
+        msg = (f"the cohort is read from {scenario.cohort.file.name} (cohort.file), so the "
+               "number of patients is the number of rows; drop --patients")
+        raise UsageError(msg)
+    life_table = load_life_table(scenario)
+    models = []
+    for j, k in enumerate(ks):
+        try:
+            models.append(build_model(scenario, table.at(j)))
+        except Exception as err:
+            msg = f"PSA draw {k} (seed {seed}) failed: {type(err).__name__}: {err}"
+            raise SimulationError(msg) from err
+    cohort = sample_cohort(scenario.cohort, patients, streams=Streams(seed))
+    codes = group_codes(cohort, list(next(iter(models[0].values())).pathways))
+    try:
+        sums = simulate_draws(models, ks, cohort, codes, life_table=life_table,
+                              horizon=scenario.run.horizon, seed=seed,
+                              rates=discount_rates(scenario),
+                              cost_factor=scenario.run.cost_factor)
+    except SimulationError as err:
+        k = getattr(err, "draw", ks[0])
+        msg = f"PSA draw {k} (seed {seed}) failed: {type(err).__name__}: {err}"
+        raise SimulationError(msg) from err
+    out = []
+    for j, k in enumerate(ks):
+        means = {s: {m: float(np.mean(getattr(d, m)[j])) for m in MEASURES}
+                 for s, d in sums.items()}
+        var = {s: float(np.var(d.qaly[j], ddof=1)) if patients > 1 else 0.0
+               for s, d in sums.items()}
+        out.append(DrawResult(k, means, var))
+    return out
+
+
 def draw_values(scenario: Scenario, ks: Sequence[int], seed: int) -> ParameterDraws:
     """Parameter values of draws ``ks`` (each a function of the seed, k and the scenario)."""
     return draw_parameters(scenario.parameters, ks, seed, scenario.probability_sets,
@@ -91,6 +140,8 @@ def _worker(args: tuple[Scenario, list[int], int, int, str]
     # wait for the parent to draw them one by one.
     scenario, ks, patients, seed, engine = args
     table = draw_values(scenario, ks, seed)
+    if engine == "compiled":  # the block of draws in one pass
+        return simulate_block(scenario, ks, table, patients, seed), table
     return [simulate_draw(scenario, k, table.at(j), patients, seed, engine)
             for j, k in enumerate(ks)], table
 
@@ -119,6 +170,8 @@ def run_psa(scenario: Scenario, *, draws: int, patients: int | None = None,
     results: dict[int, DrawResult] = {k: r for k, r in (done or {}).items() if k <= draws}
     todo = [k for k in ks if k not in results]
     parts = [draw_values(scenario, sorted(results), root)] if results else []
+    if engine == "compiled" and scheduler is None and workers > 1 and todo:
+        warm_up()  # compile (or load) the kernel once, before the workers fork
     with parallel_map(workers, scheduler) as (slots, mapper):
         size = chunk_size(len(todo), slots)
         jobs = [(scenario, todo[i:i + size], n, root, engine)

@@ -176,7 +176,9 @@ def run_plan(plan: Plan, accrual: Accrual, slots: Slots, *, life_table: Table | 
             state = plan.state_names[int(structure.states[int(totals.cause[at]), 6])]
             msg = (f"patient {int(slots.patient[at])} in strategy '{plan.strategy}' would stay "
                    f"in state '{state}' forever: give it a mortality or set a finite horizon")
-            raise SimulationError(msg)
+            error = SimulationError(msg)
+            error.slot = int(at)  # type: ignore[attr-defined]  # which slot (PSA: which draw)
+            raise error
         counted = sc.n_log.copy()
     names, codes = _renumber_causes(totals.cause, plan.cause_names)
     event_log = _event_log(plan, slots, totals, rows, names, codes) if log else None

@@ -18,6 +18,7 @@ transition, chance and recurring-event names), keyed by ``cartsim.rng``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,15 @@ OT_TIMER, OT_PURPOSE, OT_TIME = range(3)
 
 def encode_time(model: SurvivalModel) -> list[float]:
     """A time model as [family code, parameters...] (see the kernel's ``sample_time``)."""
+    kind = type(model)  # the usual families by exact type: a PSA encodes thousands
+    if kind is Exponential:
+        return [EXPONENTIAL, model.rate]  # type: ignore[attr-defined]
+    if kind is Fixed:
+        return [FIXED, model.time]  # type: ignore[attr-defined]
+    if kind is Window:
+        return [WINDOW, model.probability, model.window]  # type: ignore[attr-defined]
+    if kind is Never:
+        return [NEVER]
     if isinstance(model, Exponential):
         return [EXPONENTIAL, model.rate]
     if isinstance(model, Weibull):
@@ -132,13 +142,12 @@ class _Layout:
         self.rows.append(row)
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        widths = np.max([[len(slot) for slot in row] for row in self.rows], axis=0)
+        widths = np.max([[len(slot) for slot in row] for row in self.rows], axis=0).tolist()
         offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
-        out = np.zeros((len(self.rows), int(offsets[-1]) or 1))
-        for r, row in enumerate(self.rows):
-            for slot, values in enumerate(row):
-                out[r, offsets[slot]:offsets[slot] + len(values)] = values
-        return offsets[:-1], out
+        padded = [list(itertools.chain.from_iterable(
+            slot if len(slot) == w else [*slot, *([0.0] * (w - len(slot)))]
+            for slot, w in zip(row, widths, strict=True))) or [0.0] for row in self.rows]
+        return offsets[:-1], np.array(padded, dtype=np.float64)
 
 
 def structure_key(pathway: Pathway) -> tuple[object, ...]:

@@ -73,18 +73,40 @@ def accrual_arrays(state_names: Sequence[str], event_names: Sequence[str],
                    np.array(pool or [0.0], dtype=np.float64))
 
 
+_CATEGORY = {c: i for i, c in enumerate(COST_CATEGORIES)}
+
+
 def _fill(state_rate: np.ndarray, amount: np.ndarray, val: Valuation,
           state_names: Sequence[str], event_names: Sequence[str], factor: float) -> None:
-    for s, name in enumerate(state_names):
-        costs = val.state_costs.get(name, {})
-        for c, cat in enumerate(COST_CATEGORIES):
-            state_rate[s, c] = costs.get(cat, 0.0) * factor
-        state_rate[s, QALY] = val.state_utility.get(name, 0.0)
-    for e, name in enumerate(event_names):
-        costs = val.event_costs.get(name, {})
-        for c, cat in enumerate(COST_CATEGORIES):
-            amount[e, c] = costs.get(cat, 0.0) * factor
-        amount[e, QALY] = -val.event_qaly_loss.get(name, 0.0)
+    # Only what the valuation names (the arrays start at zero): a PSA fills thousands.
+    state, event = _index(state_names), _index(event_names)
+    for name, costs in val.state_costs.items():
+        if name in state:
+            for cat, value in costs.items():
+                if cat in _CATEGORY:  # value_log knows only these too
+                    state_rate[state[name], _CATEGORY[cat]] = value * factor
+    for name, utility in val.state_utility.items():
+        if name in state:
+            state_rate[state[name], QALY] = utility
+    for name, costs in val.event_costs.items():
+        if name in event:
+            for cat, value in costs.items():
+                if cat in _CATEGORY:
+                    amount[event[name], _CATEGORY[cat]] = value * factor
+    for name, loss in val.event_qaly_loss.items():
+        if name in event:
+            amount[event[name], QALY] = -loss
+
+
+_INDEXES: dict[tuple[str, ...], dict[str, int]] = {}
+
+
+def _index(names: Sequence[str]) -> dict[str, int]:
+    key = tuple(names)
+    found = _INDEXES.get(key)
+    if found is None:
+        found = _INDEXES[key] = {n: i for i, n in enumerate(key)}
+    return found
 
 
 def curve_arrays(state_names: Sequence[str], event_names: Sequence[str],
