@@ -27,13 +27,13 @@ import simpy
 
 from cartsim.api import prepare
 from cartsim.cohort import sample_cohort
+from cartsim.engine.compiled import simulate_compiled
 from cartsim.engine.simpy_engine import simulate_simpy
-from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.rng import Streams
 from cartsim.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINES = {"simpy": simulate_simpy, "vectorised": simulate_vectorised}
+ENGINES = {"simpy": simulate_simpy, "compiled": simulate_compiled}
 SIMPY_MAX = 10_000
 
 
@@ -70,7 +70,7 @@ def main() -> None:
             print(f"{engine:>10} engine, {n:>9,} patients x {strategies} strategies: "
                   f"{best:8.3f} s, {rates[engine]:>11,.0f} patient-lifetimes/s per core")
         if len(rates) == 2:
-            print(f"{'':>10} vectorised / simpy = {rates['vectorised'] / rates['simpy']:.1f}x")
+            print(f"{'':>10} compiled / simpy = {rates['compiled'] / rates['simpy']:.1f}x")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of this process: {peak:,.0f} MB")
 

@@ -18,7 +18,6 @@ from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.compiled import warm_up
 from cartsim.engine.events import EventLog, concatenate_logs
 from cartsim.engine.simpy_engine import simulate_simpy
-from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.outcomes.accounting import (
     OutcomesBuilder,
@@ -38,7 +37,7 @@ from cartsim.scenario.model import Scenario
 RUN_CHUNK = 1 << 16
 """Patients simulated and valued together; bounds a run's memory (see run_scenario)."""
 
-ENGINES = ("compiled", "vectorised", "simpy")
+ENGINES = ("compiled", "simpy")
 """Engines that interpret a pathway; the compiled one is the default (it values as it
 simulates), simpy is the reference implementation."""
 
@@ -204,9 +203,8 @@ def _run_chunk(job: tuple[str, int]) -> tuple[str, int, PatientOutcomes, CurveSu
                               years=curve_years(horizon), log=ctx.keep_logs,
                               codes=ctx.codes[name])
         return name, start, run.outcomes, run.curves, run.log
-    simulate = simulate_vectorised if ctx.engine == "vectorised" else simulate_simpy
-    log = simulate(model.pathways, cohort, life_table=ctx.life_table,
-                   horizon=scenario.run.horizon, streams=streams, span=span)
+    log = simulate_simpy(model.pathways, cohort, life_table=ctx.life_table,
+                         horizon=scenario.run.horizon, streams=streams, span=span)
     local = log.rebased(span.start)
     part = value_log(local, model.pathways, model.valuations, groups, ctx.rates,
                      scenario.run.cost_factor, age=cohort.age[span.start:span.stop],

@@ -12,7 +12,7 @@ reduce in draw order.
   (``distributed``, imported only then). A job and its result travel pickled
   between this process and cartsim's own code on the workers, exactly as with the
   process pool; nothing read from a file is ever unpickled. Each task first checks
-  that its worker runs the same cartsim, numpy and scipy versions as this process
+  that its worker runs the same cartsim, numpy, scipy and numba versions as this process
   (draws would otherwise not be reproducible). On any exception the outstanding
   tasks are cancelled and the client closed; the cluster itself is left running.
 """
@@ -51,13 +51,16 @@ def chunk_size(jobs: int, slots: int) -> int:
 
 
 def software_versions() -> dict[str, str]:
-    """What a draw's result depends on besides its inputs."""
+    """What a draw's result depends on besides its inputs (numba compiles the engine)."""
+    from importlib.metadata import version
+
     import numpy as np
     import scipy
 
     from cartsim import __version__
 
-    return {"cartsim": __version__, "numpy": np.__version__, "scipy": scipy.__version__}
+    return {"cartsim": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "numba": version("numba")}
 
 
 def _ignore_interrupts() -> None:

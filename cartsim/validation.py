@@ -4,7 +4,7 @@ Each replicate is a series like the published one: as many *infused* SLE, IIM
 and SSc patients as the evidence records (8, 3, 4; a simulated patient whose
 product failed is replaced by the next one of the same disease), each followed
 from infusion for a time drawn from the triangular distribution on the reported
-range with the reported median (4-29 months, median 15). The vectorised engine
+range with the reported median (4-29 months, median 15). The compiled engine
 simulates the CAR-T pathway; each log is cut at the patient's follow-up, and
 serious infections counted per stay are thinned binomially in the stay the cut
 falls in (exact: given their number they are uniform on the stay). Every fact of
@@ -35,7 +35,7 @@ from cartsim.analysis.validation import (
 )
 from cartsim.api import prepare
 from cartsim.cohort import Cohort, sample_cohort
-from cartsim.engine.vectorised import simulate_vectorised
+from cartsim.engine.compiled import simulate_compiled
 from cartsim.errors import SimulationError, UsageError
 from cartsim.outcomes.follow_up import first_event_time, patient_measures
 from cartsim.params.distributions import Triangular
@@ -244,8 +244,8 @@ def _simulate(scenario: Scenario, values: Mapping[str, float], composition: Mapp
     cohort = _cohort(scenario, pools, streams)
     horizon = values["car_t.manufacturing.time"] + values["car_t.aplasia.time"] \
         + follow_up.high / 12.0 + 1.0 / 365.25
-    log = simulate_vectorised(models["car_t"].pathways, cohort, life_table=life_table,
-                              horizon=horizon, streams=streams)
+    log = simulate_compiled(models["car_t"].pathways, cohort, life_table=life_table,
+                            horizon=horizon, streams=streams)
     infused = np.isfinite(first_event_time(log, "infusion", cohort.n))
     blocks, offset = [], 0
     for d, size in pools.items():

@@ -16,13 +16,14 @@ package (or, where that is read-only, in numba's user cache directory, or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from cartsim.engine.events import ALIVE, EventLog
-from cartsim.engine.flatten import Plan, flatten
+from cartsim.cohort import Cohort
+from cartsim.engine.events import ALIVE, EventLog, check_span
+from cartsim.engine.flatten import Plan, flatten, structure_key
 from cartsim.engine.kernel_types import (
     Accrual,
     Bins,
@@ -36,9 +37,11 @@ from cartsim.engine.kernel_types import (
     Structure,
     Totals,
 )
+from cartsim.engine.plan import shared_names
 from cartsim.errors import SimulationError
 from cartsim.params.life_table import SEXES
 from cartsim.params.life_table import LifeTable as Table
+from cartsim.pathway.model import Pathway, State
 from cartsim.rng import Streams
 
 NO_CURVES = Curves(False, np.zeros(1), np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros(1), 1,
@@ -237,11 +240,40 @@ def curve_sums(bins: Bins, curves: Curves) -> tuple[np.ndarray, np.ndarray, np.n
 def warm_up() -> None:
     """Compile the kernel, or load it from numba's cache, now (say before forking
     workers, so that they inherit it instead of each compiling it)."""
-    from cartsim.pathway.model import Pathway, State
-
     plan = flatten([Pathway("warm_up", "alive", {"alive": State("alive")})], ("alive",),
                    ("start", "death"))
     accrual = Accrual(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 2, 1)), np.zeros((1, 1)),
                       np.zeros(1, np.bool_), np.full((1, 1), -1, np.int64), np.zeros(1))
     slots = make_slots(np.zeros(0), 0, np.zeros(0), np.zeros(0), np.zeros(0))
     run_plan(plan, accrual, slots, life_table=None, horizon=1.0, streams=Streams(0))
+
+
+def simulate_compiled(pathways: Mapping[str, Pathway], patients: Cohort, *,
+                      life_table: Table | None, horizon: float, streams: Streams,
+                      span: range | None = None) -> EventLog:
+    """The event log of one strategy, as ``simulate_simpy`` returns it (same contract),
+    from the compiled engine summing nothing: for analyses that read logs."""
+    span = check_span(span, patients.n)
+    state_names, event_names = shared_names(pathways)
+    groups = list(pathways)
+    index = {g: i for i, g in enumerate(groups)}
+    by_structure: dict[object, list[str]] = {}
+    for name, pw in pathways.items():
+        by_structure.setdefault(structure_key(pw), []).append(name)
+    if len(by_structure) > 1:
+        msg = ("the compiled engine needs one pathway structure per strategy here; use "
+               "--engine simpy")
+        raise SimulationError(msg)
+    plan = flatten([pathways[g] for g in groups], state_names, event_names)
+    rows = np.fromiter((index[g] for g in patients.group[span.start:span.stop]),
+                       dtype=np.int64, count=len(span))
+    nothing = Accrual(np.zeros((len(groups), 1, len(state_names), 1)),
+                      np.zeros((len(groups), 1, len(event_names), 1)), np.zeros((1, 1)),
+                      np.zeros(1, np.bool_), np.full((len(groups), 1), -1, np.int64),
+                      np.zeros(1))
+    ids = np.arange(span.start, span.stop)
+    slots = make_slots(ids, streams.draw, rows, patients.age[ids], patients.female[ids])
+    run = run_plan(plan, nothing, slots, life_table=life_table, horizon=horizon,
+                   streams=streams, log=True)
+    assert run.log is not None
+    return run.log

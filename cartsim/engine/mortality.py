@@ -1,8 +1,7 @@
 """Death-time arithmetic for one patient (age at entry and sex fixed) on the life table.
 
-The reference engines (simpy, and the vectorised engine for mortality ratio
-schedules) use these functions; the compiled kernel has its own implementation
-of the same formulas (double programming).
+The reference engine (simpy) uses these functions; the compiled kernel has its
+own implementation of the same formulas (double programming).
 
 A state's hazard is ratio(t) x table(age0 + t, sex) + excess, with ratio(t) the
 ``Mortality``'s ratio in force at model time t (a constant unless it has a

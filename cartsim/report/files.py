@@ -361,7 +361,7 @@ def build_manifest(
     -------
     dict
         Versions (``cartsim_version``, ``python``, ``numpy``, ``scipy``,
-        ``simpy``, ``click``; None if absent), ``git_commit``, ``platform``, the
+        ``simpy``, ``click``, ``numba``; None if absent), ``git_commit``, ``platform``, the
         inputs above and ``created`` (UTC ISO time; the only time-dependent field).
 
     Raises
@@ -375,7 +375,8 @@ def build_manifest(
         "cartsim_version": _dist_version("cartsim") or "unknown",
         "git_commit": _git_commit(),
         "python": platform.python_version(),
-        **{name: _dist_version(name) for name in ("numpy", "scipy", "simpy", "click")},
+        **{name: _dist_version(name) for name in ("numpy", "scipy", "simpy", "click",
+                                                  "numba")},
         "platform": platform.platform(),
         "command": command,
         "scenario_name": scenario_name,

@@ -150,7 +150,7 @@ def validation_files(result: ValidationResult, evidence: Evidence,
     return folder_files(
         tables, result.scenario, command="validate", seed=result.seed,
         sizes={"replicates": result.replicates, "patients": result.patients_simulated},
-        engine="vectorised", overrides=overrides,
+        engine="compiled", overrides=overrides,
         settings={"replicates": result.replicates, "seed": result.seed,
                   "parameter_uncertainty": result.uncertainty,
                   "series": dict(result.composition),

@@ -281,7 +281,7 @@ def _manifest(**overrides):
         "scenario_hash": "ab" * 32,
         "seed": np.int64(7),
         "sizes": {"patients": np.int64(1000), "psa_draws": 0},
-        "engine": "vectorised",
+        "engine": "compiled",
         "settings": {"horizon_years": 40.0, "discount": np.float64(0.03), "t": (1, 2)},
         "files": NEW,
         "extra": {"note": "test"},
@@ -294,7 +294,7 @@ def test_manifest_has_all_keys_and_file_hashes():
     manifest = json.loads(manifest_to_json(_manifest()))
     expected = {
         "cartsim_version", "git_commit", "python", "numpy", "scipy", "simpy",
-        "click", "platform", "command", "scenario_name", "scenario_hash", "seed",
+        "click", "numba", "platform", "command", "scenario_name", "scenario_hash", "seed",
         "sizes", "engine", "settings", "files", "created", "note",
     }  # fmt: skip
     assert set(manifest) == expected

@@ -104,7 +104,7 @@ utility = 0.2
 """
 
 
-@pytest.mark.parametrize("engine", ["vectorised", "simpy"])
+@pytest.mark.parametrize("engine", ["compiled", "simpy"])
 def test_equal_event_times_follow_the_documented_rule(engine, contract):
     """Item 4 (README "Ties"): two transitions due at the same time resolve in the
     state's declared order (alphabetical in a custom pathway: a_first wins), and an
