@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cartsim.cohort import Cohort, sample_cohort
+from cartsim.engine import ENGINES
 from cartsim.engine.compiled import warm_up
 from cartsim.engine.events import EventLog, concatenate_logs
-from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.outcomes.accounting import (
     OutcomesBuilder,
@@ -37,9 +37,6 @@ from cartsim.scenario.model import Scenario
 RUN_CHUNK = 1 << 16
 """Patients simulated and valued together; bounds a run's memory (see run_scenario)."""
 
-ENGINES = ("compiled", "simpy")
-"""Engines that interpret a pathway; the compiled one is the default (it values as it
-simulates), simpy is the reference implementation."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +200,8 @@ def _run_chunk(job: tuple[str, int]) -> tuple[str, int, PatientOutcomes, CurveSu
                               years=curve_years(horizon), log=ctx.keep_logs,
                               codes=ctx.codes[name])
         return name, start, run.outcomes, run.curves, run.log
+    from cartsim.engine.simpy_engine import simulate_simpy  # the reference, when asked
+
     log = simulate_simpy(model.pathways, cohort, life_table=ctx.life_table,
                          horizon=scenario.run.horizon, streams=streams, span=span)
     local = log.rebased(span.start)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from cartsim.api import ENGINES, prepare, run_scenario
 from cartsim.cli_analyses import dsa, psa, sweep, threshold_command
 from cartsim.cli_capacity import capacity
 from cartsim.cli_common import (
@@ -27,13 +26,11 @@ from cartsim.cli_common import (
 from cartsim.cli_compare import compare
 from cartsim.cli_report import report, workbook_for, write_workbook, xlsx_option
 from cartsim.cli_validate import validate
-from cartsim.report.files import check_run_folder, run_lock, write_run_folder
-from cartsim.report.input_tables import correlations_table, parameters_table
-from cartsim.report.run_output import run_files, summary_text
-from cartsim.report.tables import table_to_csv, table_to_markdown
-from cartsim.scenario.load import load_scenario
-from cartsim.scenario.settings import MAX_PATIENTS
+from cartsim.engine import ENGINES
+from cartsim.limits import MAX_PATIENTS
 
+# Commands import what they run (numpy, scipy, the engines) when they run, so that
+# `cartsim --help` stays quick.
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cartsim")
@@ -76,6 +73,9 @@ def check(scenario: Path, overrides: tuple[str, ...], quiet: bool, debug: bool) 
     Example:
       cartsim check scenarios/base.toml --set car_t.relapse.rate=0.1
     """
+    from cartsim.api import prepare
+    from cartsim.scenario.load import load_scenario
+
     s = load_scenario(scenario, overrides)
     prepare(s)
     if not quiet:
@@ -97,6 +97,10 @@ def params(scenario: Path, overrides: tuple[str, ...], fmt: str, debug: bool) ->
     Example:
       cartsim params scenarios/base.toml --format csv > inputs.csv
     """
+    from cartsim.report.input_tables import correlations_table, parameters_table
+    from cartsim.report.tables import table_to_csv, table_to_markdown
+    from cartsim.scenario.load import load_scenario
+
     s = load_scenario(scenario, overrides)
     tables = [parameters_table(s), *([correlations_table(s)] if s.joint else [])]
     for i, table in enumerate(tables):
@@ -139,6 +143,11 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
       cartsim run scenarios/base.toml --seed 7 --out results/seed7 --trace
       cartsim run scenarios/base.toml --patients 1000000 --workers 2
     """
+    from cartsim.api import prepare, run_scenario
+    from cartsim.report.files import check_run_folder, run_lock, write_run_folder
+    from cartsim.report.run_output import run_files, summary_text
+    from cartsim.scenario.load import load_scenario
+
     s = load_scenario(scenario, overrides)
     prepare(s)
     target = target_folder(out, s.run.output)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
-from cartsim.api import ENGINES, prepare
 from cartsim.cli_common import (
     analysis_options,
     debug_option,
@@ -23,29 +23,16 @@ from cartsim.cli_common import (
     write_analysis,
 )
 from cartsim.cli_report import workbook_for, write_workbook, xlsx_option
+from cartsim.engine import ENGINES
 from cartsim.errors import UsageError
-from cartsim.parallel import check_scheduler
-from cartsim.psa import MAX_DRAWS, run_psa
-from cartsim.report.checkpoint import CheckpointWriter, checkpoint_path, read_checkpoint
-from cartsim.report.files import check_run_folder, run_lock, write_run_folder
-from cartsim.report.psa_output import psa_files, psa_summary_text
-from cartsim.report.psa_tables import Population, annual_discount
-from cartsim.report.sensitivity_tables import (
-    one_way_tables,
-    parse_grid,
-    sensitivity_files,
-    sensitivity_summary,
-    sweep_table,
-    threshold_draws_tables,
-    threshold_table,
-)
-from cartsim.scenario.load import load_scenario
-from cartsim.scenario.model import Scenario
-from cartsim.scenario.settings import MAX_PATIENTS
-from cartsim.sensitivity import dsa_ranges, one_way, threshold
-from cartsim.sensitivity import sweep as run_sweep
-from cartsim.threshold_draws import threshold_draws
+from cartsim.limits import MAX_DRAWS, MAX_PATIENTS
 
+if TYPE_CHECKING:
+    from cartsim.report.psa_tables import Population
+    from cartsim.scenario.model import Scenario
+
+# The analyses themselves (numpy, scipy, the engines) are imported by each command
+# when it runs, so that `cartsim --help` stays quick.
 
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
@@ -92,6 +79,18 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, scheduler: str 
       cartsim psa scenarios/base.toml --draws 1000 --scheduler tcp://10.0.0.5:8786
       cartsim psa scenarios/base.toml --population 2000 --population-years 10
     """
+    from cartsim.api import prepare
+    from cartsim.parallel import check_scheduler
+    from cartsim.psa import run_psa
+    from cartsim.report.checkpoint import (
+        CheckpointWriter,
+        checkpoint_path,
+        read_checkpoint,
+    )
+    from cartsim.report.files import check_run_folder, run_lock, write_run_folder
+    from cartsim.report.psa_output import psa_files, psa_summary_text
+    from cartsim.scenario.load import load_scenario
+
     s = load_scenario(scenario, overrides)
     prepare(s)
     people = psa_population(s, population, population_years, scheduler, workers)
@@ -156,6 +155,16 @@ def dsa(scenario: Path, names: tuple[str, ...], patients: int | None, seed: int 
     Example:
       cartsim dsa scenarios/base.toml --patients 2000
     """
+    from cartsim.api import prepare
+    from cartsim.report.files import check_run_folder
+    from cartsim.report.sensitivity_tables import (
+        one_way_tables,
+        sensitivity_files,
+        sensitivity_summary,
+    )
+    from cartsim.scenario.load import load_scenario
+    from cartsim.sensitivity import dsa_ranges, one_way
+
     s = load_scenario(scenario, overrides)
     prepare(s)
     target = target_folder(out, f"{s.run.output}_dsa")
@@ -186,6 +195,17 @@ def sweep(scenario: Path, grid_items: tuple[str, ...], patients: int | None, see
       cartsim sweep scenarios/base.toml --grid car_t.relapse.rate=0,0.05,0.1 \\
           --grid costs.car_t.product=300000,450000
     """
+    from cartsim.api import prepare
+    from cartsim.report.files import check_run_folder
+    from cartsim.report.sensitivity_tables import (
+        parse_grid,
+        sensitivity_files,
+        sensitivity_summary,
+        sweep_table,
+    )
+    from cartsim.scenario.load import load_scenario
+    from cartsim.sensitivity import sweep as run_sweep
+
     s = load_scenario(scenario, overrides)
     prepare(s)
     grid = parse_grid(grid_items)
@@ -231,6 +251,18 @@ def threshold_command(scenario: Path, name: str, wtp_text: str | None, lower: fl
       cartsim threshold scenarios/base.toml --param costs.car_t.product --psa-draws 200 \\
           --patients 1000 --workers 2
     """
+    from cartsim.api import prepare
+    from cartsim.report.files import check_run_folder
+    from cartsim.report.sensitivity_tables import (
+        sensitivity_files,
+        sensitivity_summary,
+        threshold_draws_tables,
+        threshold_table,
+    )
+    from cartsim.scenario.load import load_scenario
+    from cartsim.sensitivity import threshold
+    from cartsim.threshold_draws import threshold_draws
+
     s = load_scenario(scenario, overrides)
     prepare(s)
     wtp = _parse_wtp(wtp_text) if wtp_text else s.run.wtp
@@ -261,6 +293,8 @@ def threshold_command(scenario: Path, name: str, wtp_text: str | None, lower: fl
 def psa_population(s: Scenario, population: float | None, years: float | None,
                    scheduler: str | None, workers: int) -> Population | None:
     """Check the options that go together; the population EVPI settings, if asked for."""
+    from cartsim.report.psa_tables import Population, annual_discount
+
     source = click.get_current_context().get_parameter_source("workers")
     if scheduler is not None and source is ParameterSource.COMMANDLINE:
         msg = "--workers and --scheduler exclude each other: a Dask cluster has its own workers"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from cartsim.api import prepare
 from cartsim.cli_common import (
     debug_option,
     guarded,
@@ -19,16 +18,11 @@ from cartsim.cli_common import (
     target_folder,
     write_analysis,
 )
-from cartsim.engine.capacity import PROGRESS_STEPS, simulate_programme
 from cartsim.errors import Problem, ScenarioError
-from cartsim.report.capacity_tables import (
-    capacity_files,
-    capacity_summary,
-    value_programme,
-)
-from cartsim.report.files import check_run_folder
-from cartsim.scenario.capacity import MAX_REPLICATIONS
-from cartsim.scenario.load import load_scenario
+from cartsim.limits import MAX_REPLICATIONS
+
+# What the command runs (numpy, scipy, the engines) is imported when it runs, so that
+# `cartsim --help` stays quick.
 
 
 @click.command("capacity")
@@ -59,6 +53,16 @@ def capacity(scenario: Path, replications: int | None, seed: int | None,
       cartsim capacity scenarios/capacity.toml --set capacity.manufacturing.slots_per_month=3
       cartsim capacity scenarios/capacity.toml --replications 100 --out results/cap100
     """
+    from cartsim.api import prepare
+    from cartsim.engine.capacity import PROGRESS_STEPS, simulate_programme
+    from cartsim.report.capacity_tables import (
+        capacity_files,
+        capacity_summary,
+        value_programme,
+    )
+    from cartsim.report.files import check_run_folder
+    from cartsim.scenario.load import load_scenario
+
     s = load_scenario(scenario, overrides)
     if s.capacity is None:
         raise ScenarioError(s.source, [Problem(

@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cartsim.api import ENGINES
+from cartsim.engine import ENGINES
 from cartsim.errors import CartsimError
-from cartsim.report.files import run_lock, write_run_folder
-from cartsim.scenario.settings import MAX_PATIENTS
+from cartsim.limits import MAX_PATIENTS
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -86,6 +85,8 @@ def analysis_options(func: Callable[..., None]) -> Callable[..., None]:
 
 def write_analysis(target: Path, files: dict[str, str], overwrite: bool, quiet: bool,
                    summary: str) -> None:
+    from cartsim.report.files import run_lock, write_run_folder
+
     with run_lock(target):
         write_run_folder(target, files, overwrite=overwrite)
     print_summary(summary, len(files), target, quiet)

@@ -13,9 +13,9 @@ from cartsim.cli_common import (
     progress_bar,
     write_analysis,
 )
-from cartsim.compare import compare_scenarios, load_comparable
-from cartsim.report.compare_tables import compare_files, compare_summary, compare_table
-from cartsim.report.files import check_run_folder
+
+# What the command runs (numpy, scipy, the engines) is imported when it runs, so that
+# `cartsim --help` stays quick.
 
 
 @click.command("compare")
@@ -38,6 +38,14 @@ def compare(scenario_files: tuple[Path, ...], patients: int | None, seed: int | 
       cartsim compare scenarios/relapse_*.toml --patients 5000
       cartsim compare scenarios/base.toml scenarios/cost_*.toml --out results/costs
     """
+    from cartsim.compare import compare_scenarios, load_comparable
+    from cartsim.report.compare_tables import (
+        compare_files,
+        compare_summary,
+        compare_table,
+    )
+    from cartsim.report.files import check_run_folder
+
     scenarios = load_comparable(scenario_files, overrides)
     target = out if out is not None else RESULTS_ROOT / "compare"
     check_run_folder(target, overwrite=overwrite)

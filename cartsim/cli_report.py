@@ -10,21 +10,9 @@ import click
 
 from cartsim.cli_common import debug_option, guarded, progress_bar, quiet_option
 from cartsim.errors import UsageError
-from cartsim.report.files import (
-    OutputError,
-    atomic_write_bytes,
-    atomic_write_text,
-    run_lock,
-    write_run_folder,
-)
-from cartsim.report.html_words import key_sentences
-from cartsim.report.plots_data import read_results_folder
-from cartsim.report.xlsx import (
-    WORKBOOK,
-    require_openpyxl,
-    workbook_bytes,
-    workbook_from_files,
-)
+
+# The report's modules (numpy, matplotlib) are imported when a command runs, so that
+# `cartsim --help` stays quick.
 
 REPORT = "report.html"
 
@@ -32,6 +20,8 @@ REPORT = "report.html"
 def _check_openpyxl(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     # At parse time, so a missing extra is reported before a long simulation.
     if value:
+        from cartsim.report.xlsx import require_openpyxl
+
         try:
             require_openpyxl()
         except UsageError as err:
@@ -41,22 +31,28 @@ def _check_openpyxl(_ctx: click.Context, _param: click.Parameter, value: bool) -
 
 xlsx_option = click.option(
     "--xlsx", is_flag=True, callback=_check_openpyxl,
-    help=f"Also write {WORKBOOK}: a sheet per table, the inputs and the manifest "
+    help="Also write results.xlsx: a sheet per table, the inputs and the manifest "
          "(needs pip install 'cartsim[xlsx]').")
 
 
 def workbook_for(files: Mapping[str, str], xlsx: bool) -> bytes | None:
     """The workbook of a results folder about to be written, if --xlsx was given."""
+    from cartsim.report.xlsx import workbook_from_files
+
     return workbook_from_files(files) if xlsx else None
 
 
 def write_workbook(folder: Path, book: bytes | None) -> None:
     """Write ``folder/results.xlsx`` atomically (nothing if ``book`` is None)."""
+    from cartsim.report.xlsx import WORKBOOK
+
     if book is not None:
         _write(folder / WORKBOOK, book)
 
 
 def _write(path: Path, content: str | bytes) -> None:
+    from cartsim.report.files import OutputError, atomic_write_bytes, atomic_write_text
+
     try:
         if isinstance(content, bytes):
             atomic_write_bytes(path, content)
@@ -92,8 +88,12 @@ def report(results_dir: Path, out: Path | None, xlsx: bool, overwrite: bool, qui
       cartsim report results/base --out base-report.html --overwrite
     """
     # matplotlib takes about 0.4 s to import: only this command pays for it.
+    from cartsim.report.files import run_lock, write_run_folder
     from cartsim.report.html import build_report
+    from cartsim.report.html_words import key_sentences
     from cartsim.report.plots import PLOTS, PLOTS_FOLDER, plot_files, render_plots
+    from cartsim.report.plots_data import read_results_folder
+    from cartsim.report.xlsx import WORKBOOK, workbook_bytes
 
     if not results_dir.is_dir():
         msg = f"results folder {results_dir} does not exist or is not a folder"

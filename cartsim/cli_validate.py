@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from cartsim.api import prepare
 from cartsim.cli_common import (
     debug_option,
     guarded,
@@ -18,11 +17,10 @@ from cartsim.cli_common import (
     set_option,
     target_folder,
 )
-from cartsim.params.evidence import current_evidence
-from cartsim.report.files import check_run_folder, run_lock, write_run_folder
-from cartsim.report.validation_tables import validation_files, validation_summary
-from cartsim.scenario.load import load_scenario
-from cartsim.validation import MAX_REPLICATES, validate_case_series
+from cartsim.limits import MAX_REPLICATES
+
+# What the command runs (numpy, scipy, the engines) is imported when it runs, so that
+# `cartsim --help` stays quick.
 
 
 @click.command()
@@ -57,6 +55,13 @@ def validate(scenario: Path, replicates: int, seed: int | None, uncertainty: boo
       cartsim validate scenarios/case_series.toml --set car_t.response.sle=0.5 --strict
       cartsim validate scenarios/case_series.toml --uncertainty --replicates 500
     """
+    from cartsim.api import prepare
+    from cartsim.params.evidence import current_evidence
+    from cartsim.report.files import check_run_folder, run_lock, write_run_folder
+    from cartsim.report.validation_tables import validation_files, validation_summary
+    from cartsim.scenario.load import load_scenario
+    from cartsim.validation import validate_case_series
+
     s = load_scenario(scenario, overrides)
     prepare(s)
     target = target_folder(out, f"{s.run.output}_validation")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
 from cartsim.checks import Problems
+from cartsim.deferred import special
 from cartsim.errors import ScenarioError
 from cartsim.rng import Streams
 from cartsim.scenario.model import AgeSpec, CohortSpec

@@ -28,6 +28,7 @@ from cartsim.api import discount_rates, load_life_table, run_scenario
 from cartsim.cohort import sample_cohort
 from cartsim.engine.compiled import warm_up
 from cartsim.errors import SimulationError, UsageError
+from cartsim.limits import MAX_DRAWS
 from cartsim.outcomes.valued_batch import simulate_draws
 from cartsim.outcomes.valued_run import group_codes
 from cartsim.parallel import check_workers, chunk_size, parallel_map
@@ -36,7 +37,6 @@ from cartsim.pathway.build import build_model
 from cartsim.rng import Streams
 from cartsim.scenario.model import Scenario
 
-MAX_DRAWS = 1_000_000
 FAULT_ENV = "CARTSIM_FAULT_INJECT"
 """Test hook: ``draw:<k>`` makes draw k fail, to prove a failing draw stops the run."""
 MEASURES = ("cost", "qaly", "ly")

@@ -18,12 +18,11 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy.optimize import brentq
-
 from cartsim.analysis.cea import MeanEstimate
 from cartsim.analysis.deterministic import Increment, increment
 from cartsim.api import run_scenario
 from cartsim.checks import did_you_mean
+from cartsim.deferred import brentq
 from cartsim.errors import UsageError
 from cartsim.params.parameter import KINDS, Parameter
 from cartsim.scenario.model import Scenario

@@ -28,8 +28,8 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.optimize import brentq
 
+from cartsim.deferred import brentq
 from cartsim.errors import UsageError
 from cartsim.parallel import chunk_size, parallel_map
 from cartsim.params.draws import draw_parameters

@@ -37,6 +37,7 @@ from cartsim.api import prepare
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.compiled import simulate_compiled
 from cartsim.errors import SimulationError, UsageError
+from cartsim.limits import MAX_REPLICATES
 from cartsim.outcomes.follow_up import first_event_time, patient_measures
 from cartsim.params.distributions import Triangular
 from cartsim.params.draws import draw_parameters
@@ -54,7 +55,6 @@ from cartsim.scenario.model import CohortSpec, Scenario
 
 SERIES = "muller2024"
 FOLLOW_UP = f"{SERIES}.all.follow_up"
-MAX_REPLICATES = 100_000
 MAX_POOL = 5_000_000
 RELAPSE_DRIVERS = {"none": (), "constant": ("car_t.relapse.rate",),
                    "weibull": ("car_t.relapse.shape", "car_t.relapse.scale"),

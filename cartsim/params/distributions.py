@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special
 
+from cartsim.deferred import special
 from cartsim.errors import ParameterError
 
 __all__ = ["Beta", "Dirichlet", "Distribution", "Fixed", "Gamma", "LogNormal",

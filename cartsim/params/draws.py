@@ -36,8 +36,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
+from cartsim.deferred import special
 from cartsim.params.distributions import Dirichlet
 from cartsim.params.parameter import KINDS, Parameter
 from cartsim.rng import draw_uniforms

@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special
+
+from cartsim.deferred import special
 
 # One validator for both parameter modules, so every message reads the same way.
 from cartsim.params.distributions import _check_real

@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartsim.checks import Problems, integer, join, table, text, unknown_keys
+from cartsim.limits import MAX_REPLICATIONS
 from cartsim.params.parameter import Parameter, parse_parameter
 
 UNLIMITED = "unlimited"
 SERVICE_DISTRIBUTIONS = ("fixed", "exponential")
-MAX_REPLICATIONS = 10_000
 MAX_REFERRALS = 1_000_000
 """Cap on expected referrals over all replications (each is a simulated patient)."""
 MAX_COUNT = 1_000_000

@@ -15,6 +15,7 @@ from cartsim.checks import (
     text,
     unknown_keys,
 )
+from cartsim.limits import MAX_PATIENTS
 from cartsim.scenario.model import (
     LIFETIME,
     AgeSpec,
@@ -24,7 +25,6 @@ from cartsim.scenario.model import (
     RunSettings,
 )
 
-MAX_PATIENTS = 10_000_000
 MAX_DISCOUNT = 0.2
 RUN_KEYS = ("patients", "seed", "horizon", "discount", "currency", "price_year", "perspective",
             "wtp", "comparator", "life_table", "output", "cost_conversion")
