@@ -13,16 +13,65 @@
   wrappers (``no_cpython_wrapper``), which are large for their arguments and
   slow to compile.
 
+Numba keys a function's cache on its own source file only, so a kernel function
+would keep running stale code after a change to a function it calls in another
+file (or to the codes it reads from ``flatten``). Here every kernel function's
+cache is keyed on the text of all the files the kernel is compiled from
+(``KERNEL_SOURCES``), whichever of numba's cache directories it uses.
+
 This module imports numba: only the kernel modules import it, and only code
 that runs the compiled engine imports them.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from numba import njit
+from numba.core import caching
+
+_HERE = Path(__file__).resolve().parent
+KERNEL_SOURCES = (*(_HERE / name for name in (
+    "jit.py", "kernel.py", "kernel_curves.py", "kernel_mortality.py", "kernel_times.py",
+    "kernel_types.py", "kernel_value.py", "flatten.py")), _HERE.parent / "rng.py")
+"""Every file whose text the compiled kernel depends on (code, or constants it reads)."""
+
+
+def _kernel_stamp() -> bytes:
+    digest = hashlib.sha256()
+    for path in KERNEL_SOURCES:
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
+_STAMP = _kernel_stamp()
+
+
+class _WholeKernelStamp:
+    """For functions of the kernel's files: the cache is stale when any of them changes."""
+
+    def get_source_stamp(self) -> Any:
+        return (super().get_source_stamp(), _STAMP)  # type: ignore[misc]
+
+    @classmethod
+    def from_function(cls, py_func: Any, py_file: str) -> Any:
+        if Path(py_file).resolve() not in KERNEL_SOURCES:
+            return None
+        return super().from_function(py_func, py_file)  # type: ignore[misc]
+
+
+def _stamped(base: type) -> type:
+    return type(f"Kernel{base.__name__}", (_WholeKernelStamp, base), {})
+
+
+if not any(getattr(c, "__name__", "").startswith("Kernel")
+           for c in caching.CacheImpl._locator_classes):
+    caching.CacheImpl._locator_classes[:0] = [
+        _stamped(caching.UserProvidedCacheLocator), _stamped(caching.InTreeCacheLocator),
+        _stamped(caching.UserWideCacheLocator)]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,3 +92,4 @@ def leaf(func: F) -> F:
 def checked(func: F) -> F:
     """A compiled helper called from Python with ordinary checks (tests, tools)."""
     return njit(cache=True)(func)  # type: ignore[return-value]
+

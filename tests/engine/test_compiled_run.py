@@ -111,3 +111,17 @@ def test_the_kernel_compiles_into_a_cache_directory_of_its_own(tmp_path):
                               text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr
     assert any(cache.rglob("*.nbi")) and any(cache.rglob("*.nbc"))
+
+
+def test_the_kernel_cache_is_keyed_on_every_file_it_is_compiled_from():
+    """Numba keys a cache on the function's own file; cartsim keys the kernel's on all of
+    its files, so editing a callee (or a code in flatten) cannot leave stale code. Every
+    module that compiles kernel code must be listed."""
+    from cartsim.engine import jit
+
+    engine = ROOT / "cartsim" / "engine"
+    compiling = {p.resolve() for p in engine.glob("*.py")
+                 if "from cartsim.engine.jit import" in p.read_text(encoding="utf-8")}
+    assert compiling <= set(jit.KERNEL_SOURCES)
+    assert (engine / "flatten.py").resolve() in jit.KERNEL_SOURCES  # codes the kernel reads
+    assert all(p.is_file() for p in jit.KERNEL_SOURCES)
