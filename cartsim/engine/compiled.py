@@ -168,7 +168,7 @@ def run_plan(plan: Plan, accrual: Accrual, slots: Slots, *, life_table: Table | 
     passes = (1, 2) if log else (0,)
     counted = np.zeros(3, np.int64)  # the log's rows, known after the counting pass
     for mode in passes:
-        totals = Totals(np.zeros((v, k, 2, n)), np.zeros((len(plan.event_names), n), np.int64),
+        totals = Totals(np.zeros((v, k, 2, n)), np.zeros((len(plan.event_names), n), np.int32),
                         np.zeros(n), np.full(n, -1, np.int64))
         bins = _bins(cur, accrual, len(plan.state_names))
         rows = _log_rows(counted) if mode == 2 else _log_rows(np.zeros(3))

@@ -50,7 +50,8 @@ channels with a non-zero rate or amount, as [count, k...] per ``[row, v, state]`
 and ``[row, v, event]``: most channels are zero for most states and events."""
 
 Totals = namedtuple("Totals", ["sums", "counts", "end_time", "cause"])
-"""Per slot: ``sums[V, K, 2, slot]`` (discounted, undiscounted), ``counts[E, slot]``,
+"""Per slot: ``sums[V, K, 2, slot]`` (discounted, undiscounted), ``counts[E, slot]``
+(int32: a million patients' counts of every event fit in less memory),
 end time and cause code (-1 alive at the horizon); slots last, so that each
 per-patient column is one contiguous row."""
 

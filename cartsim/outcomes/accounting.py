@@ -186,13 +186,16 @@ class OutcomesBuilder:
     """Per-patient outcomes of one strategy, filled chunk by chunk into arrays
     allocated once (joining chunk copies at the end would double the memory).
 
+    A column that is zero in every chunk (a cost category or an event the strategy
+    never has) is kept as a read-only broadcast zero, which takes no memory.
     Cause-of-death codes are renumbered at :meth:`build` to the sorted union of
     the chunks' cause names, as a single log would have numbered them.
     """
 
     def __init__(self, n_patients: int) -> None:
         self.n = n_patients
-        self.columns: dict[str, np.ndarray] = {}
+        self.columns: dict[str, np.ndarray | None] = {}
+        self.dtypes: dict[str, np.dtype] = {}
         self.chunks: list[tuple[int, int, tuple[str, ...]]] = []
         self.first: PatientOutcomes | None = None
 
@@ -202,11 +205,16 @@ class OutcomesBuilder:
             if part.n == self.n:  # one chunk is the whole cohort: nothing to join
                 self.chunks.append((start, part.n, part.cause_names))
                 return
-            self.columns = {name: np.empty(self.n, dtype=col.dtype)
-                            for name, col in part.columns.items()}
+            self.columns = dict.fromkeys(part.columns)
+            self.dtypes = {name: col.dtype for name, col in part.columns.items()}
         stop = start + part.n
         for name, col in part.columns.items():
-            self.columns[name][start:stop] = col
+            target = self.columns[name]
+            if target is None:
+                if name != "cause" and not col.any():
+                    continue  # still zero everywhere
+                target = self.columns[name] = np.zeros(self.n, dtype=self.dtypes[name])
+            target[start:stop] = col
         self.chunks.append((start, stop, part.cause_names))
 
     def build(self) -> PatientOutcomes:
@@ -214,11 +222,14 @@ class OutcomesBuilder:
             raise ValueError("no chunk was added")
         if len(self.chunks) == 1:
             return self.first
+        columns = {name: col if col is not None
+                   else np.broadcast_to(np.zeros(1, dtype=self.dtypes[name]), (self.n,))
+                   for name, col in self.columns.items()}
         causes = tuple(sorted({c for *_, names in self.chunks for c in names}))
-        code = self.columns["cause"]
+        code = columns["cause"]
         for start, stop, names in self.chunks:
             table = np.array([causes.index(c) for c in names] or [0], dtype=np.int64)
             part = code[start:stop]
             code[start:stop] = np.where(part == ALIVE, ALIVE, table[np.maximum(part, 0)])
-        return PatientOutcomes(strategy=self.first.strategy, columns=self.columns,
+        return PatientOutcomes(strategy=self.first.strategy, columns=columns,
                                event_names=self.first.event_names, cause_names=causes)
