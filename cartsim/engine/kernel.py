@@ -140,6 +140,7 @@ def run_slots(st, num, keys, table, slots, acc, disc, cur, tot, bins, log, sc, m
         # positive rate; their amounts at the stay's mean discount factor), bin it,
         # log it.
         width = b - a
+        has_recurring = states[s, ST_REC_HI] > states[s, ST_REC_LO]
         for v in range(n_cols):
             for j in range(n_rates):  # discounted_duration, mean_discount_factor
                 r = rates[v, j]
@@ -149,7 +150,8 @@ def run_slots(st, num, keys, table, slots, acc, disc, cur, tot, bins, log, sc, m
                     dd[v, j] = factor(v, j, a) * -math.expm1(-r * width) / r
                 else:
                     dd[v, j] = 0.0
-                rdf[v, j] = dd[v, j] / width if width > 0.0 else factor(v, j, a)
+                if has_recurring:  # the mean discount factor, for recurring events only
+                    rdf[v, j] = dd[v, j] / width if width > 0.0 else factor(v, j, a)
             norm = acc.norm_off[row, v]
             for i in range(state_k[row, v, s, 0]):
                 k = state_k[row, v, s, 1 + i]
@@ -280,7 +282,7 @@ def run_slots(st, num, keys, table, slots, acc, disc, cur, tot, bins, log, sc, m
                         set_origin(states[s, ST_ORIGIN], t, slot, row)
                     best_time, best = horizon, HORIZON
                     mo = states[s, ST_MORT]
-                    if not same_mortality(num, row, m_now, mo):
+                    if m_now != mo and not same_mortality(num, row, m_now, mo):
                         if m_now >= 0:
                             budget -= integral(num, row, m_now, cum, haz, x, max_age, age0,
                                                m_since, t)
