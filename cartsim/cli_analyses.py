@@ -109,10 +109,11 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, scheduler: str 
             if not ckpt.is_file():
                 msg = f"nothing to resume: no checkpoint at {ckpt}"
                 raise UsageError(msg)
-            done, keep, note = read_checkpoint(ckpt, header)
-            writer = CheckpointWriter(ckpt, None, keep)
+            resumable = read_checkpoint(ckpt, header)
+            done = resumable.done
+            writer = CheckpointWriter(ckpt, resume=resumable)
             notice(f"Resuming: {len(done)} draws already done."
-                   + (f" ({note})" if note else ""), quiet)
+                   + (f" ({resumable.note})" if resumable.note else ""), quiet)
         else:
             if ckpt.exists() and not overwrite:
                 msg = (f"a checkpoint of an unfinished PSA exists ({ckpt}): add --resume to "

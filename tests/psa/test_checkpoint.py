@@ -77,9 +77,11 @@ def test_resume_after_a_failed_draw_gives_identical_tables(tmp_path):
     assert not ckpt.exists()
 
 
-def _interrupted(tmp_path: Path) -> tuple[Path, Path, Path]:
+def _interrupted(tmp_path: Path, seed: str | None = None,
+                 failing: int = 12) -> tuple[Path, Path, Path]:
     path, out = write(tmp_path), tmp_path / "out"
-    psa(base_args(path, out), env={"CARTSIM_FAULT_INJECT": "draw:12"})
+    extra = ["--seed", seed] if seed is not None else []
+    psa([*base_args(path, out), *extra], env={"CARTSIM_FAULT_INJECT": f"draw:{failing}"})
     return path, out, tmp_path / "out.checkpoint.jsonl"
 
 
@@ -175,3 +177,90 @@ def test_sigint_stops_workers_and_keeps_completed_draws(tmp_path):
         json.loads(line)  # every record complete
     assert psa([*base_args(path, out, 400)[:-4], "--patients", "400", "--workers", "2",
                 "--out", str(out), "--resume"]).exit_code == 0
+
+
+def _records(ckpt: Path) -> tuple[str, list[str]]:
+    head, *records = ckpt.read_text().splitlines()
+    return head, records
+
+
+def _refused(path: Path, out: Path, ckpt: Path, before: bytes, why: str) -> None:
+    result = psa([*base_args(path, out), "--resume"])
+    assert result.exit_code == 2, result.output
+    assert why in result.stderr and "Traceback" not in result.output
+    assert ckpt.read_bytes() == before and not out.exists()
+
+
+def test_record_copied_from_another_run_is_refused(tmp_path):
+    """A draw's record from a run with another seed, appended whole (with its own valid
+    checksum) to this run's checkpoint, is not this run's: resume refused, nothing merged."""
+    path, out, ckpt = _interrupted(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    _, _, other_ckpt = _interrupted(other, seed="6", failing=20)
+    head, records = _records(ckpt)
+    mine = {json.loads(r)["draw"] for r in records}
+    foreign = next(r for r in _records(other_ckpt)[1] if json.loads(r)["draw"] not in mine)
+    ckpt.write_text("\n".join([head, *records, foreign]) + "\n")
+    _refused(path, out, ckpt, ckpt.read_bytes(), "damaged at line")
+
+
+def test_reordered_or_duplicated_records_are_refused(tmp_path):
+    """Records are chained in the order they were written: swapping two, or repeating
+    one, breaks the chain."""
+    path, out, ckpt = _interrupted(tmp_path)
+    head, records = _records(ckpt)
+    assert len(records) >= 2
+    swapped = [head, records[1], records[0], *records[2:]]
+    ckpt.write_text("\n".join(swapped) + "\n")
+    _refused(path, out, ckpt, ckpt.read_bytes(), "damaged at line 3 (records out of order")
+    repeated = [head, *records, records[-1]]
+    ckpt.write_text("\n".join(repeated) + "\n")
+    _refused(path, out, ckpt, ckpt.read_bytes(),
+             f"damaged at line {len(records) + 2} (records out of order or repeated)")
+
+
+def test_missing_middle_record_is_reported_and_recomputed(tmp_path):
+    """A whole record removed from the middle is a gap in the positions: resuming says so
+    and computes that draw again; the tables equal an uninterrupted run's."""
+    path, out, ckpt = _interrupted(tmp_path)
+    head, records = _records(ckpt)
+    ckpt.write_text("\n".join([head, records[0], *records[2:]]) + "\n")
+    result = CliRunner().invoke(main, ["psa", *base_args(path, out), "--resume"])
+    assert result.exit_code == 0, result.output
+    assert "1 record(s) missing" in result.stderr
+    full = tmp_path / "full"
+    assert psa(base_args(path, full)).exit_code == 0
+    assert (out / "psa.csv").read_bytes() == (full / "psa.csv").read_bytes()
+
+
+def test_edited_header_is_refused(tmp_path):
+    """The header anchors the chain: editing a setting in it (to resume another run's
+    draws under this run's settings) breaks every record."""
+    path, out, ckpt = _interrupted(tmp_path)
+    head, records = _records(ckpt)
+    header = json.loads(head)
+    header["note"] = "edited"
+    ckpt.write_text("\n".join([json.dumps(header), *records]) + "\n")
+    _refused(path, out, ckpt, ckpt.read_bytes(), "damaged at line 2")
+
+
+def test_complete_damaged_last_record_is_refused_not_dropped(tmp_path):
+    """Only a line cut short by a crash (no final newline) is discarded; a whole last line
+    that fails its checksum was edited or inserted, and is refused."""
+    path, out, ckpt = _interrupted(tmp_path)
+    head, records = _records(ckpt)
+    tampered = json.loads(records[-1])
+    tampered["means"]["a"]["cost"] += 1.0
+    records[-1] = json.dumps(tampered, sort_keys=True, separators=(",", ":"))
+    ckpt.write_text("\n".join([head, *records]) + "\n")
+    _refused(path, out, ckpt, ckpt.read_bytes(), f"damaged at line {len(records) + 1}")
+
+
+def test_older_checkpoint_version_is_refused(tmp_path):
+    path, out, ckpt = _interrupted(tmp_path)
+    head, records = _records(ckpt)
+    header = json.loads(head)
+    header["version"] = 1
+    ckpt.write_text("\n".join([json.dumps(header), *records]) + "\n")
+    _refused(path, out, ckpt, ckpt.read_bytes(), "version 1 checkpoint")
