@@ -603,17 +603,21 @@ def test_extends_chain_equals_flat_file(kv_text, edit, write_toml):
         .canonical_hash
 
 
-def test_extends_parameter_leaf_replaced_whole(kv_text, edit, write_toml):
-    """Section 1, extends: a parameter table in the child replaces the parent's leaf entirely
-    (its distribution and source are not inherited)."""
+def test_extends_parameter_table_merges_into_the_parent_entry(kv_text, edit, write_toml):
+    """Section 1, extends: a parameter table without a dist merges into the parent's entry
+    (distribution kept, source says where the value came from); a table with a dist
+    replaces the entry whole."""
     parent = edit(kv_text, "utility = 0.85", 'utility = { value = 0.85, dist = "beta", '
                   'mean = 0.85, se = 0.05, source = "parent study" }')
     write_toml(parent, "parent.toml")
-    child = write_toml(f'extends = "parent.toml"\n[{REMISSION}]\nutility = {{ value = 0.9 }}\n',
+    child = write_toml(f'extends = "parent.toml"\n[{REMISSION}]\nutility = {{ value = 0.86 }}\n',
                        "child.toml")
     s = load_scenario(child)
     p = s.parameters[f"{REMISSION}.utility"]
-    assert p.value == 0.9 and p.distribution is None and p.source == ""
+    assert p.value == 0.86 and p.distribution is not None
+    assert p.distribution.mean == pytest.approx(0.85, rel=1e-12)
+    assert p.source == "parent study (value 0.86 set in child.toml)"
+    assert s.warnings == ()        # 0.86 is within 5% of the kept mean 0.85
     assert s.parameters[f"{REMISSION}.death.rate"].value == 0.015   # siblings kept
     # and the other way round: a bare parent value replaced by a distribution
     write_toml(kv_text, "parent2.toml")
