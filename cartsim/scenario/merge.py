@@ -110,6 +110,12 @@ def written_distribution(node: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} = {_toml(node[k])}" for k in keys)
 
 
+def _default_dist(table: Mapping[str, Any]) -> str | None:
+    """The family a table has without naming one: a transition's is exponential; for
+    other tables (ages) only a named family is compared."""
+    return "exponential" if "to" in table else None
+
+
 class Merger:
     """Merges one variant into what it extends, collecting notes for warnings."""
 
@@ -140,7 +146,7 @@ class Merger:
         form = FORMS.get(path)
         if form is not None and None not in (form(old), form(new)) and form(old) != form(new):
             return copy.deepcopy(new)
-        if "dist" in new and "dist" in old and new["dist"] != old["dist"]:
+        if "dist" in new and new["dist"] != old.get("dist", _default_dist(old)):
             return copy.deepcopy(new)
         return self.merge(old, new, path)
 

@@ -249,3 +249,15 @@ def test_report_html_shows_the_warnings(gamma_parent, write_toml, cli, tmp_path)
     assert cli(["report", out, "-q"]).exit_code == 0
     page = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="warnings"' in page and "bare number" in page
+
+
+def test_a_transition_that_switches_from_the_default_family_is_replaced_whole(kv_text, edit,
+                                                                            write_toml):
+    """A transition without `dist` is exponential: naming weibull is a change of family."""
+    write_toml(edit(kv_text, 'dist = "exponential"\n', ""), "parent.toml")
+    s = load_scenario(variant(write_toml, f'[{RELAPSE}]\nto = "on_is"\ndist = "weibull"\n'
+                                          "shape = 1.5\nscale = 8.0\n"))
+    assert f"{RELAPSE}.rate" not in s.parameters
+    same = load_scenario(variant(write_toml, f'[{RELAPSE}]\ndist = "exponential"\nrate = 0.2\n',
+                                 name="same.toml"))
+    assert same.parameters[f"{RELAPSE}.rate"].value == 0.2     # same family: merged, `to` kept
