@@ -54,6 +54,26 @@ def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+MAX_MAGNITUDE = 1e15
+MIN_MAGNITUDE = 1e-12
+"""Non-zero numbers are refused outside these sizes: beyond them a model's sums overflow
+(a cost of 1e308) or a rate is zero in all but name (1e-320, whose inverse is inf)."""
+
+
+def _as_float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an integer of hundreds of digits
+        return math.inf
+
+
+def _shown(value: object) -> object:
+    """A value as a message shows it: a huge integer by its size, not its 400 digits."""
+    if isinstance(value, int) and abs(value) > 10**20:
+        return f"an integer of {len(str(abs(value)))} digits"
+    return value
+
+
 def number(value: object, path: str, problems: Problems, *, low: float | None = None,
            high: float | None = None, low_open: bool = False, what: str = "a number",
            hint: str | None = None) -> float | None:
@@ -74,10 +94,15 @@ def number(value: object, path: str, problems: Problems, *, low: float | None = 
         kind = "a table" if isinstance(value, dict) else type(value).__name__
         problems.add(path, f"must be {what}; got {kind}", value, has_value=not isinstance(value, dict))
         return None
-    x = float(value)  # type: ignore[arg-type]
+    x = _as_float(value)
     if not math.isfinite(x):
         problems.add(path, "must be finite (nan, inf and overflowing numbers such as 1e400 "
-                     "are not allowed)", value)
+                     "are not allowed)", _shown(value))
+        return None
+    if abs(x) > MAX_MAGNITUDE or 0.0 < abs(x) < MIN_MAGNITUDE:
+        problems.add(path, f"must be 0 or between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in "
+                     "size (nothing a model needs lies outside, and sums of such numbers "
+                     "overflow)", _shown(value), "write 0 for none")
         return None
     if low is not None and (x < low or (low_open and x == low)):
         bound = f"> {low:g}" if low_open else f">= {low:g}"
@@ -95,8 +120,12 @@ def integer(value: object, path: str, problems: Problems, *, low: int | None = N
     if isinstance(value, bool) or not is_number(value):
         problems.add(path, "must be an integer", value)
         return None
-    x = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(x) or x != math.floor(x):
+    x = _as_float(value)
+    if not math.isfinite(x):
+        problems.add(path, "must be a finite whole number (nan, inf and overflowing numbers "
+                     "are not allowed)", _shown(value))
+        return None
+    if x != math.floor(x):
         problems.add(path, "must be a whole number", value)
         return None
     n = int(x)

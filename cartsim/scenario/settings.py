@@ -177,6 +177,9 @@ def parse_cohort(raw: Any, groups: tuple[str, ...] | None, base_dir: Path,
         path = (base_dir / path_text).resolve()
         if path.is_dir():
             problems.add("cohort.file", "is a directory, not a CSV file", path_text)
+        elif path.exists() and not path.is_file():
+            problems.add("cohort.file", "is not a regular file (a device, pipe or socket?)",
+                         path_text)
         elif not path.is_file():
             problems.add("cohort.file", "file not found", path_text, f"looked for {path}")
         return CohortSpec(file=path, file_groups=groups)

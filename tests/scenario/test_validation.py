@@ -975,3 +975,28 @@ def test_canonical_hash_independent_of_file_location(kv_text, write_toml, monkey
     monkeypatch.chdir(tmp_path)
     assert h1 == load_scenario(b).canonical_hash
     assert re.fullmatch(r"[0-9a-f]{64}", h1)
+
+
+# ---------------------------------------------------------------- magnitudes
+
+SIZE = "must be 0 or between 1e-12 and 1e+15 in size"
+HUGE = "must be finite (nan, inf and overflowing numbers such as 1e400 are not allowed); " \
+    "got 'an integer of 401 digits'"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0", None), ("1e-12", None), ("1e15", None), ("1000000000000000", None),
+    ("9.99e-13", SIZE), ("1.0001e15", SIZE), ("1e-320", SIZE), ("1e308", SIZE),
+    ("1" + "0" * 400, HUGE),
+])
+def test_load_scenario_numbers_outside_the_sizes_a_model_needs_are_refused(
+        value, expected, kv_text, edit, write_toml):
+    """G7: 1e308 overflows a model's sums and 1e-320 is infinite when inverted (a rate),
+    so non-zero numbers must lie in [1e-12, 1e15] in size; a 400-digit integer is refused
+    as overflowing, not by a crash."""
+    path = write_toml(edit(kv_text, "product = 350000", f"product = {value}"))
+    if expected is None:
+        assert load_scenario(path).parameters["strategies.cart.upfront_cost.product"] \
+            .value == float(value)
+        return
+    assert expected in problem_text(problems_of(path), "strategies.cart.upfront_cost.product")
