@@ -55,6 +55,10 @@ def parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ScenarioError("--set", [Problem(item, "must look like dotted.name=value", item)])
     key, value_text = (s.strip() for s in item.split("=", 1))
+    if key.split(".", 1)[0] == "extends":
+        raise ScenarioError("--set", [Problem(key, "cannot be set on the command line (the "
+                                              "parent is read before any --set applies)",
+                                              value_text, "write extends in a scenario file")])
     if key.count(".") >= MAX_NESTING:
         raise ScenarioError("--set", [Problem(key[:80] + "...", f"has more than {MAX_NESTING} "
                                               "dotted parts", None, has_value=False)])

@@ -683,6 +683,7 @@ def test_set_override_is_validated(kv_text, write_toml):
     ("run.patients=abc", "run.patients: must be an integer"),
     ("run.seeed=3", "did you mean 'seed'?"),
     (f"{RELAPSE}.rate=nan", "must be finite"),
+    ("extends=other.toml", "extends: cannot be set on the command line"),
 ])
 def test_set_override_bad_syntax_exit_2(item, fragment, kv_text, write_toml, cli):
     """G1-G14 common contract, --set: a malformed or invalid override is a usage error (exit 2) with a message."""
