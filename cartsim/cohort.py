@@ -148,9 +148,11 @@ def _parse(text: str, groups: tuple[str, ...] | None, source: str) -> Cohort:
                      None, has_value=False)
     if problems:
         raise ScenarioError(source, problems)
-    column = {name: header.index(name) for name in ("patient_id", "age", "sex", "disease")
-              if name in header}
-    records, seen, hidden = [], {}, 0
+    column: dict[str, int] = {name: header.index(name)
+                              for name in ("patient_id", "age", "sex", "disease") if name in header}
+    records: list[tuple[str, str, float, bool]] = []
+    seen: dict[str, int] = {}
+    hidden = 0
     for line_no, fields in lines[1:]:
         found = Problems()
         record = _record(fields, line_no, len(header), column, groups, seen, found)

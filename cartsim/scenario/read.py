@@ -133,7 +133,8 @@ def read_with_extends(path: Path) -> tuple[dict[str, Any], dict[str, MergeNote]]
                 "merge some of the intermediate files", has_value=False)])
         named_by = (str(current), "extends")
         current = resolved.parent / parent
-    merged, notes = chain[-1][1], {}
+    merged = chain[-1][1]
+    notes: dict[str, MergeNote] = {}
     for k in range(len(chain) - 2, -1, -1):
         child, parent_path = chain[k][0], chain[k + 1][0]
         merged = Merger(child.name, parent_path.name, notes).merge(merged, chain[k][1])
