@@ -198,6 +198,11 @@ def test_clinical_model_runs_a_cohort_file_and_records_who_it_simulated(cli, tmp
     assert groups["iim"]["age_sd"] is None                  # one patient: no sd
     assert groups["all"]["age_mean"] == pytest.approx(statistics.mean([30, 24, 50, 45, 61]))
     assert groups["all"]["female_share"] == 0.6
+    assert cli(["report", out, "-q"]).exit_code == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    settings = page[page.index('id="settings"'):page.index('id="key-results"')]
+    assert "Cohort simulated" in settings and "the patients of people.csv" in settings
+    assert "<td>ssc</td><td class=\"num\">2</td><td class=\"num\">40.0%</td>" in settings
 
 
 def test_sampled_cohort_summary_matches_the_patients_simulated(cli, read_csv, tmp_path):
