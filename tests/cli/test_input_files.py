@@ -171,17 +171,19 @@ patient_id,disease,age,sex
 """
 
 
-def clinical_variant(tmp_path: Path, people: str) -> Path:
+def clinical_variant(tmp_path: Path, people: str, more: str = "") -> Path:
     (tmp_path / "people.csv").write_text(people, encoding="utf-8")
     path = tmp_path / "from_file.toml"
-    path.write_text(f'extends = "{BASE}"\n[cohort]\nfile = "people.csv"\n', encoding="utf-8")
+    path.write_text(f'extends = "{BASE}"\n[cohort]\nfile = "people.csv"\n{more}',
+                    encoding="utf-8")
     return path
 
 
 def test_clinical_model_runs_a_cohort_file_and_records_who_it_simulated(cli, tmp_path):
     """The issue's crash (KeyError 'all'): the base model with a valid cohort CSV runs,
-    and the terminal summary and run.json give each disease's count, share, age and sex."""
-    path = clinical_variant(tmp_path, CLINICAL_PEOPLE)
+    and the terminal summary, run.json and the HTML report give each disease's count,
+    share, age and sex (and the report the scenario's warning about a bare number)."""
+    path = clinical_variant(tmp_path, CLINICAL_PEOPLE, "[car_t.relapse]\nrate = 0.15\n")
     out = tmp_path / "o"
     result = cli(["run", path, "--out", out])
     assert result.exit_code == 0, result.output
@@ -203,6 +205,7 @@ def test_clinical_model_runs_a_cohort_file_and_records_who_it_simulated(cli, tmp
     settings = page[page.index('id="settings"'):page.index('id="key-results"')]
     assert "Cohort simulated" in settings and "the patients of people.csv" in settings
     assert "<td>ssc</td><td class=\"num\">2</td><td class=\"num\">40.0%</td>" in settings
+    assert 'id="warnings"' in settings and "car_t.relapse.rate = 0.15" in settings
 
 
 def test_sampled_cohort_summary_matches_the_patients_simulated(cli, read_csv, tmp_path):

@@ -242,15 +242,6 @@ def test_run_json_records_no_warnings_as_an_empty_list(kv_text, write_toml, cli,
     assert json.loads((out / "run.json").read_text(encoding="utf-8"))["warnings"] == []
 
 
-def test_report_html_shows_the_warnings(gamma_parent, write_toml, cli, tmp_path):
-    out = tmp_path / "o"
-    child = variant(write_toml, f"[{RELAPSE}]\nrate = 0.15\n")
-    assert cli(["run", child, "--patients", 30, "--out", out, "-q"]).exit_code == 0
-    assert cli(["report", out, "-q"]).exit_code == 0
-    page = (out / "report.html").read_text(encoding="utf-8")
-    assert 'id="warnings"' in page and "bare number" in page
-
-
 def test_a_transition_that_switches_from_the_default_family_is_replaced_whole(kv_text, edit,
                                                                             write_toml):
     """A transition without `dist` is exponential: naming weibull is a change of family."""
