@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 
-from cartsim.cohort import Cohort, sample_cohort
+from cartsim.cohort import Cohort, check_ages, read_cohort, sample_cohort
 from cartsim.engine.events import EventLog, concatenate_logs
 from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.engine.vectorised import simulate_vectorised
@@ -73,21 +74,61 @@ def load_life_table(scenario: Scenario) -> LifeTable | None:
         return None
     if name == "us_ssa_2025":
         return read_life_table()
-    path = (scenario.base_dir / name).resolve()
-    if not path.is_file():
+    path = scenario.base_dir / name
+    if not name.strip() or not name.isprintable() or not (path.exists() or path.is_symlink()):
         raise ScenarioError(scenario.source, [Problem(
             "run.life_table", "file not found", name,
             f'looked for {path}; use "us_ssa_2025" (shipped), a CSV with columns '
             'age,qx_female,qx_male, or "none"')])
-    return read_life_table(path)
+    return read_life_table(path, source=f"{path} (run.life_table of {scenario.source})")
+
+
+def check_cohort(scenario: Scenario, life_table: LifeTable | None) -> Cohort | None:
+    """Read the cohort file, if any, with the very function a run reads it with, and
+    check every patient's age against the life table. Returns the file's patients."""
+    spec = scenario.cohort
+    cohort = None
+    if spec.file is not None:
+        cohort = read_cohort(spec.file, spec.file_groups,
+                             source=f"{spec.file} (cohort.file of {scenario.source})")
+    if life_table is not None:
+        check_ages(spec, cohort, life_table.max_age, life_table.name,
+                   scenario.source if cohort is None else
+                   f"{spec.file} (cohort.file of {scenario.source})")
+    return cohort
 
 
 def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
             ) -> tuple[dict[str, StrategyModel], LifeTable | None]:
-    """Build every strategy's pathways and load the life table, so that every
-    problem a run would meet is reported (as a ScenarioError) before it starts."""
-    models = build_model(scenario, values if values is not None else scenario.point_values())
-    return models, load_life_table(scenario)
+    """Build every strategy's pathways, load the life table and check the cohort, so
+    that every problem a run would meet is reported (as a ScenarioError) before it
+    starts. ``cartsim check`` and every analysis call this, and :func:`run_scenario`
+    calls it too: what a run refuses, check refuses (all the problems at once, each
+    under its own file when a cohort or life-table file is at fault)."""
+    found: list[ScenarioError] = []
+    models: dict[str, StrategyModel] = {}
+    life_table: LifeTable | None = None
+    try:
+        models = build_model(scenario, values if values is not None
+                             else scenario.point_values())
+    except ScenarioError as err:
+        found.append(err)
+    try:
+        life_table = load_life_table(scenario)
+    except ScenarioError as err:
+        found.append(err)
+    try:
+        check_cohort(scenario, life_table)
+    except ScenarioError as err:
+        found.append(err)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise ScenarioError(scenario.source, [
+            p if err.source == scenario.source else
+            dataclasses.replace(p, path=f"{err.source}: {p.path}")
+            for err in found for p in err.problems])
+    return models, life_table
 
 
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,

@@ -17,12 +17,15 @@ from cartsim.cli_capacity import capacity
 from cartsim.cli_common import (
     debug_option,
     guarded,
+    load_checked,
     print_summary,
     progress_bar,
     quiet_option,
     seed_option,
     set_option,
+    specified_cohort,
     target_folder,
+    titled_text,
 )
 from cartsim.cli_compare import compare
 from cartsim.cli_report import report, workbook_for, write_workbook, xlsx_option
@@ -31,7 +34,6 @@ from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.input_tables import correlations_table, parameters_table
 from cartsim.report.run_output import run_files, summary_text
 from cartsim.report.tables import table_to_csv, table_to_markdown
-from cartsim.scenario.load import load_scenario
 from cartsim.scenario.settings import MAX_PATIENTS
 
 
@@ -76,11 +78,12 @@ def check(scenario: Path, overrides: tuple[str, ...], quiet: bool, debug: bool) 
     Example:
       cartsim check scenarios/base.toml --set car_t.relapse.rate=0.1
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
     prepare(s)
     if not quiet:
         click.echo(f"{scenario}: OK ({s.model} model, {len(s.parameters)} parameters, "
                    f"strategies {', '.join(s.strategies)}; hash {s.canonical_hash[:12]})")
+        click.echo(titled_text(specified_cohort(s)))
 
 
 @main.command()
@@ -97,8 +100,13 @@ def params(scenario: Path, overrides: tuple[str, ...], fmt: str, debug: bool) ->
     Example:
       cartsim params scenarios/base.toml --format csv > inputs.csv
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
+    cohort = specified_cohort(s)
     tables = [parameters_table(s), *([correlations_table(s)] if s.joint else [])]
+    if fmt == "markdown":
+        tables.append(cohort)
+    else:  # stdout stays one CSV of the inputs (e.g. > inputs.csv); the cohort is for people
+        click.echo(titled_text(cohort), err=True)
     for i, table in enumerate(tables):
         click.echo(("\n" if i else "") + (table_to_csv(table) if fmt == "csv"
                                           else table_to_markdown(table)), nl=False)
@@ -139,7 +147,7 @@ def run(scenario: Path, patients: int | None, seed: int | None, overrides: tuple
       cartsim run scenarios/base.toml --seed 7 --out results/seed7 --trace
       cartsim run scenarios/base.toml --patients 1000000 --workers 2
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
     prepare(s)
     target = target_folder(out, s.run.output)
     check_run_folder(target, overwrite=overwrite)

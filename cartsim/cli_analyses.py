@@ -13,6 +13,7 @@ from cartsim.cli_common import (
     analysis_options,
     debug_option,
     guarded,
+    load_checked,
     notice,
     print_summary,
     progress_bar,
@@ -39,7 +40,6 @@ from cartsim.report.sensitivity_tables import (
     threshold_draws_tables,
     threshold_table,
 )
-from cartsim.scenario.load import load_scenario
 from cartsim.scenario.model import Scenario
 from cartsim.scenario.settings import MAX_PATIENTS
 from cartsim.sensitivity import dsa_ranges, one_way, threshold
@@ -92,7 +92,7 @@ def psa(scenario: Path, draws: int, patients: int, workers: int, scheduler: str 
       cartsim psa scenarios/base.toml --draws 1000 --scheduler tcp://10.0.0.5:8786
       cartsim psa scenarios/base.toml --population 2000 --population-years 10
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
     prepare(s)
     people = psa_population(s, population, population_years, scheduler, workers)
     if scheduler is not None:
@@ -157,7 +157,7 @@ def dsa(scenario: Path, names: tuple[str, ...], patients: int | None, seed: int 
     Example:
       cartsim dsa scenarios/base.toml --patients 2000
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
     prepare(s)
     target = target_folder(out, f"{s.run.output}_dsa")
     check_run_folder(target, overwrite=overwrite)
@@ -187,7 +187,7 @@ def sweep(scenario: Path, grid_items: tuple[str, ...], patients: int | None, see
       cartsim sweep scenarios/base.toml --grid car_t.relapse.rate=0,0.05,0.1 \\
           --grid costs.car_t.product=300000,450000
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
     prepare(s)
     grid = parse_grid(grid_items)
     target = target_folder(out, f"{s.run.output}_sweep")
@@ -232,7 +232,7 @@ def threshold_command(scenario: Path, name: str, wtp_text: str | None, lower: fl
       cartsim threshold scenarios/base.toml --param costs.car_t.product --psa-draws 200 \\
           --patients 1000 --workers 2
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
     prepare(s)
     wtp = _parse_wtp(wtp_text) if wtp_text else s.run.wtp
     target = target_folder(out, f"{s.run.output}_threshold")

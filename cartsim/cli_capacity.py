@@ -11,6 +11,7 @@ from cartsim.api import prepare
 from cartsim.cli_common import (
     debug_option,
     guarded,
+    load_checked,
     notice,
     progress_bar,
     quiet_option,
@@ -59,7 +60,7 @@ def capacity(scenario: Path, replications: int | None, seed: int | None,
       cartsim capacity scenarios/capacity.toml --set capacity.manufacturing.slots_per_month=3
       cartsim capacity scenarios/capacity.toml --replications 100 --out results/cap100
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
     if s.capacity is None:
         raise ScenarioError(s.source, [Problem(
             "capacity", "missing (this command needs a [capacity] table)", None,

@@ -5,15 +5,19 @@ from __future__ import annotations
 import io
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from cartsim.api import ENGINES
+from cartsim.api import ENGINES, check_cohort
 from cartsim.errors import CartsimError
 from cartsim.report.files import run_lock, write_run_folder
+from cartsim.report.input_tables import cohort_spec_table, cohort_table
+from cartsim.report.tables import Table, terminal_table
+from cartsim.scenario.load import load_scenario
+from cartsim.scenario.model import Scenario
 from cartsim.scenario.settings import MAX_PATIENTS
 
 if TYPE_CHECKING:
@@ -58,6 +62,39 @@ seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=
 set_option = click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
                           help="Override a parameter or setting, e.g. car_t.relapse.rate=0.1 "
                                "(repeatable). A parameter set this way is fixed at the value.")
+
+
+def load_checked(path: Path, overrides: Sequence[str]) -> Scenario:
+    """Load a scenario and show its warnings on stderr.
+
+    Warnings are shown even with --quiet: they are not chatter but things in the
+    scenario that are probably mistakes (a bare number that silently fixes a
+    parameter), which matter most in scripts; run.json records them too.
+    """
+    scenario = load_scenario(path, overrides)
+    show_warnings(scenario)
+    return scenario
+
+
+def show_warnings(scenario: Scenario) -> None:
+    """One line per warning (the terminal wraps it; a script can grep it whole)."""
+    for text in scenario.warnings:
+        click.echo(f"Warning: {text}", err=True)
+
+
+def specified_cohort(scenario: Scenario) -> Table:
+    """The cohort as the scenario specifies it: the sampled groups (shares normalised),
+    or a summary of the cohort file's patients (read and checked as a run reads them)."""
+    patients = check_cohort(scenario, None)
+    if patients is None:
+        return cohort_spec_table(scenario)
+    name = scenario.cohort.file.name if scenario.cohort.file else ""
+    return cohort_table(patients, f"Cohort as specified: the {patients.n:,} patients of {name}")
+
+
+def titled_text(table: Table) -> str:
+    """A small table for the terminal under its title."""
+    return f"{table.title}:\n{terminal_table(table.columns, table.rows, table.formats)}"
 
 
 def target_folder(out: Path | None, name: str) -> Path:

@@ -11,6 +11,7 @@ from cartsim.cli_common import (
     analysis_options,
     guarded,
     progress_bar,
+    show_warnings,
     write_analysis,
 )
 from cartsim.compare import compare_scenarios, load_comparable
@@ -39,6 +40,8 @@ def compare(scenario_files: tuple[Path, ...], patients: int | None, seed: int | 
       cartsim compare scenarios/base.toml scenarios/cost_*.toml --out results/costs
     """
     scenarios = load_comparable(scenario_files, overrides)
+    for s in scenarios:
+        show_warnings(s)
     target = out if out is not None else RESULTS_ROOT / "compare"
     check_run_folder(target, overwrite=overwrite)
     with progress_bar(len(scenarios), f"Compare: {len(scenarios)} scenarios", quiet) as bar:

@@ -11,6 +11,7 @@ from cartsim.api import prepare
 from cartsim.cli_common import (
     debug_option,
     guarded,
+    load_checked,
     print_summary,
     progress_bar,
     quiet_option,
@@ -21,7 +22,6 @@ from cartsim.cli_common import (
 from cartsim.params.evidence import current_evidence
 from cartsim.report.files import check_run_folder, run_lock, write_run_folder
 from cartsim.report.validation_tables import validation_files, validation_summary
-from cartsim.scenario.load import load_scenario
 from cartsim.validation import MAX_REPLICATES, validate_case_series
 
 
@@ -57,7 +57,7 @@ def validate(scenario: Path, replicates: int, seed: int | None, uncertainty: boo
       cartsim validate scenarios/case_series.toml --set car_t.response.sle=0.5 --strict
       cartsim validate scenarios/case_series.toml --uncertainty --replicates 500
     """
-    s = load_scenario(scenario, overrides)
+    s = load_checked(scenario, overrides)
     prepare(s)
     target = target_folder(out, f"{s.run.output}_validation")
     check_run_folder(target, overwrite=overwrite)

@@ -54,7 +54,7 @@ def folder_files(tables: Sequence[Table], scenario: Scenario, *, command: str, s
         seed=seed, sizes=sizes, engine=engine,
         settings={**scenario_settings(scenario), **(settings or {})}, files=files,
         extra={"scenario_file": scenario.source, "overrides": list(overrides),
-               **(extra or {})},
+               "warnings": list(scenario.warnings), **(extra or {})},
     )
     files["run.json"] = manifest_to_json(manifest)
     return files

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from cartsim.api import RunResult
+from cartsim.cohort import Cohort, describe_age, summarise_cohort
 from cartsim.engine.events import ALIVE, EventLog
 from cartsim.outcomes.discounting import (
     discount_factor,
@@ -49,6 +50,35 @@ def parameters_table(scenario: Scenario) -> Table:
                  {"value": "float", "given_value": "float", "dist_mean": "float",
                   "dist_low_95": "float", "dist_high_95": "float", "dsa_low": "float",
                   "dsa_high": "float", "default": "text"})
+
+
+COHORT_COLUMNS = ("group", "patients", "share", "age_mean", "age_sd", "age_min", "age_max",
+                  "female_share")
+COHORT_FORMATS = {"share": "prob", "female_share": "prob", "patients": "int",
+                  # ages in years to 3 decimals (the "qaly" kind's fixed format)
+                  **dict.fromkeys(("age_mean", "age_sd", "age_min", "age_max"), "qaly")}
+
+
+def cohort_table(cohort: Cohort, title: str = "Cohort simulated") -> Table:
+    """Each group's patients, share, age (mean, sd, min, max) and share female, then
+    everyone ("all"): who was simulated, whatever the scenario meant to describe."""
+    rows = tuple((g.group, g.patients, g.share, g.age_mean, g.age_sd, g.age_min, g.age_max,
+                  g.female_share) for g in summarise_cohort(cohort))
+    return Table("cohort", title, COHORT_COLUMNS, rows,
+                 ("age_sd is the sample standard deviation (NA for fewer than 2 patients).",),
+                 COHORT_FORMATS)
+
+
+def cohort_spec_table(scenario: Scenario) -> Table:
+    """The sampled cohort as the scenario specifies it: each group's share of patients
+    (the mix weights normalised to sum to 1), age distribution and share female."""
+    shares = scenario.cohort.shares()
+    rows = tuple((g.name, shares[g.name], describe_age(g.age), g.female)
+                 for g in scenario.cohort.groups)
+    return Table("cohort", "Cohort as specified (sampled)",
+                 ("group", "share", "age", "female_share"), rows,
+                 ("share: the group's mix weight over the sum of the weights.",),
+                 {"share": "prob", "female_share": "prob", "age": "text"})
 
 
 def correlations_table(scenario: Scenario) -> Table:

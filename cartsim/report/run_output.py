@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from collections.abc import Mapping, Sequence
 
 from cartsim.api import RunResult
+from cartsim.cohort import describe_age, summarise_cohort
 from cartsim.report.folder import folder_files
-from cartsim.report.input_tables import parameters_table, patients_table, trace_table
+from cartsim.report.input_tables import (
+    cohort_table,
+    parameters_table,
+    patients_table,
+    trace_table,
+)
 from cartsim.report.occupancy_tables import state_occupancy_table
 from cartsim.report.one_time_tables import one_time_tables
 from cartsim.report.run_tables import (
@@ -49,6 +56,24 @@ def run_tables(result: RunResult, *, trace: bool) -> list[Table]:
     return tables
 
 
+def cohort_record(result: RunResult) -> dict[str, object]:
+    """run.json's ``cohort``: the patients simulated (per group and "all") and, for a
+    sampled cohort, what the scenario specified, so the two can be set side by side."""
+    spec = result.scenario.cohort
+    record: dict[str, object] = {
+        "source": "file" if spec.file is not None else "sampled",
+        "file": spec.file.name if spec.file is not None else None,
+        "patients": result.cohort.n,
+        "groups": [dataclasses.asdict(g) for g in summarise_cohort(result.cohort)],
+    }
+    if spec.file is None:
+        shares = spec.shares()
+        record["specified"] = [{"group": g.name, "share": shares[g.name],
+                                "age": describe_age(g.age), "female_share": g.female}
+                               for g in spec.groups]
+    return record
+
+
 def run_files(result: RunResult, *, trace: bool, command: str,
               overrides: Sequence[str]) -> dict[str, str]:
     return folder_files(
@@ -58,7 +83,8 @@ def run_files(result: RunResult, *, trace: bool, command: str,
         engine=result.engine, overrides=overrides,
         settings={"patients": result.cohort.n, "seed": result.seed,
                   "common_random_numbers": result.common_random_numbers,
-                  "groups": list(result.cohort.groups())})
+                  "groups": list(result.cohort.groups())},
+        extra={"cohort": cohort_record(result)})
 
 
 def summary_text(files: Mapping[str, str], result: RunResult) -> str:
@@ -70,6 +96,10 @@ def summary_text(files: Mapping[str, str], result: RunResult) -> str:
              f"{result.cohort.n:,} patients, seed {result.seed}, horizon "
              f"{horizon_label(run.horizon)}, discount {run.discount_costs:g}/"
              f"{run.discount_outcomes:g} ({run.convention}), {cur} {run.reported_price_year}", ""]
+    cohort = cohort_table(result.cohort)
+    where = f" (from {result.scenario.cohort.file.name})" if result.scenario.cohort.file else ""
+    lines += [f"Cohort simulated{where}:",
+              terminal_table(cohort.columns, cohort.rows, cohort.formats), ""]
     table_rows = [(r["strategy"], _num(r["cost"]), _num(r["qaly"]), _num(r["ly"]))
                   for r in rows]
     lines.append(terminal_table(("strategy", f"cost ({cur})", "QALYs", "life-years"), table_rows,

@@ -12,9 +12,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cartsim.checks import did_you_mean
+
 DISEASES = ("sle", "iim", "ssc")
 DISEASE_LABELS = {"sle": "Systemic lupus erythematosus", "iim": "Idiopathic inflammatory myositis",
                   "ssc": "Systemic sclerosis"}
+DISEASE_ALIASES = {
+    "lupus": "sle", "systemic lupus erythematosus": "sle", "myositis": "iim",
+    "idiopathic inflammatory myositis": "iim", "dermatomyositis": "iim", "polymyositis": "iim",
+    "antisynthetase syndrome": "iim", "scleroderma": "ssc", "systemic sclerosis": "ssc",
+    "dcssc": "ssc", "lcssc": "ssc",
+}
+"""Names a user may write for a disease group: refused, but answered with the group's name."""
+
+
+def disease_hint(name: str, groups: tuple[str, ...] = DISEASES) -> str:
+    """A did-you-mean for a disease name that is not one of ``groups``."""
+    alias = DISEASE_ALIASES.get(name.strip().lower())
+    if alias in groups:
+        return f"did you mean '{alias}'? (the groups are named {', '.join(groups)})"
+    return did_you_mean(name.strip().lower(), groups) or f"use one of: {', '.join(groups)}"
+
+
 RELAPSE_MODELS = ("none", "constant", "weibull", "cure_fraction", "waning")
 STRATEGIES = ("immunosuppression", "car_t")
 STRATEGY_LABELS = {"immunosuppression": "Conventional immunosuppression",

@@ -79,6 +79,14 @@ class CohortSpec:
 
     groups: tuple[GroupSpec, ...] = ()
     file: Path | None = None
+    file_groups: tuple[str, ...] | None = None
+    """The groups a file's ``disease`` column must name (the clinical model's
+    diseases); None for a custom model, whose patients form one group ("all")."""
+
+    def shares(self) -> dict[str, float]:
+        """Each sampled group's share of patients: its weight over the total."""
+        total = sum(g.weight for g in self.groups)
+        return {g.name: g.weight / total for g in self.groups} if total > 0 else {}
 
 
 @dataclass(frozen=True)

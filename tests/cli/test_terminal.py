@@ -4,6 +4,7 @@ the progress callbacks the commands hand to the layers that do the work."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,10 +115,16 @@ def test_summary_names_the_folder_and_progress_stays_on_stderr(name, tmp_path):
     assert label not in result.stdout
 
 
-def test_check_prints_one_ok_line_unless_quiet():
+def test_check_prints_an_ok_line_and_the_cohort_unless_quiet():
     loud, quiet = invoke(["check", BASE]), invoke(["check", BASE, "-q"])
     assert loud.exit_code == quiet.exit_code == 0
-    assert loud.stdout.count("\n") == 1 and ": OK (" in loud.stdout
+    first, rest = loud.stdout.split("\n", 1)
+    assert ": OK (" in first and "OK" not in rest
+    # base.toml's mix 8:3:4, normalised
+    assert rest.startswith("Cohort as specified (sampled):")
+    for group, share in (("sle", 8 / 15), ("iim", 3 / 15), ("ssc", 4 / 15)):
+        assert re.search(rf"^{group}\s+{share:.3f}\s", rest, re.MULTILINE), rest
+    assert loud.stderr == ""
     assert quiet.stdout == quiet.stderr == ""
 
 

@@ -603,17 +603,21 @@ def test_extends_chain_equals_flat_file(kv_text, edit, write_toml):
         .canonical_hash
 
 
-def test_extends_parameter_leaf_replaced_whole(kv_text, edit, write_toml):
-    """Section 1, extends: a parameter table in the child replaces the parent's leaf entirely
-    (its distribution and source are not inherited)."""
+def test_extends_parameter_table_merges_into_the_parent_entry(kv_text, edit, write_toml):
+    """Section 1, extends: a parameter table without a dist merges into the parent's entry
+    (distribution kept, source says where the value came from); a table with a dist
+    replaces the entry whole."""
     parent = edit(kv_text, "utility = 0.85", 'utility = { value = 0.85, dist = "beta", '
                   'mean = 0.85, se = 0.05, source = "parent study" }')
     write_toml(parent, "parent.toml")
-    child = write_toml(f'extends = "parent.toml"\n[{REMISSION}]\nutility = {{ value = 0.9 }}\n',
+    child = write_toml(f'extends = "parent.toml"\n[{REMISSION}]\nutility = {{ value = 0.86 }}\n',
                        "child.toml")
     s = load_scenario(child)
     p = s.parameters[f"{REMISSION}.utility"]
-    assert p.value == 0.9 and p.distribution is None and p.source == ""
+    assert p.value == 0.86 and p.distribution is not None
+    assert p.distribution.mean == pytest.approx(0.85, rel=1e-12)
+    assert p.source == "parent study (value 0.86 set in child.toml)"
+    assert s.warnings == ()        # 0.86 is within 5% of the kept mean 0.85
     assert s.parameters[f"{REMISSION}.death.rate"].value == 0.015   # siblings kept
     # and the other way round: a bare parent value replaced by a distribution
     write_toml(kv_text, "parent2.toml")
@@ -679,6 +683,7 @@ def test_set_override_is_validated(kv_text, write_toml):
     ("run.patients=abc", "run.patients: must be an integer"),
     ("run.seeed=3", "did you mean 'seed'?"),
     (f"{RELAPSE}.rate=nan", "must be finite"),
+    ("extends=other.toml", "extends: cannot be set on the command line"),
 ])
 def test_set_override_bad_syntax_exit_2(item, fragment, kv_text, write_toml, cli):
     """G1-G14 common contract, --set: a malformed or invalid override is a usage error (exit 2) with a message."""
@@ -971,3 +976,28 @@ def test_canonical_hash_independent_of_file_location(kv_text, write_toml, monkey
     monkeypatch.chdir(tmp_path)
     assert h1 == load_scenario(b).canonical_hash
     assert re.fullmatch(r"[0-9a-f]{64}", h1)
+
+
+# ---------------------------------------------------------------- magnitudes
+
+SIZE = "must be 0 or between 1e-12 and 1e+15 in size"
+HUGE = "must be finite (nan, inf and overflowing numbers such as 1e400 are not allowed); " \
+    "got 'an integer of 401 digits'"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0", None), ("1e-12", None), ("1e15", None), ("1000000000000000", None),
+    ("9.99e-13", SIZE), ("1.0001e15", SIZE), ("1e-320", SIZE), ("1e308", SIZE),
+    ("1" + "0" * 400, HUGE),
+])
+def test_load_scenario_numbers_outside_the_sizes_a_model_needs_are_refused(
+        value, expected, kv_text, edit, write_toml):
+    """G7: 1e308 overflows a model's sums and 1e-320 is infinite when inverted (a rate),
+    so non-zero numbers must lie in [1e-12, 1e15] in size; a 400-digit integer is refused
+    as overflowing, not by a crash."""
+    path = write_toml(edit(kv_text, "product = 350000", f"product = {value}"))
+    if expected is None:
+        assert load_scenario(path).parameters["strategies.cart.upfront_cost.product"] \
+            .value == float(value)
+        return
+    assert expected in problem_text(problems_of(path), "strategies.cart.upfront_cost.product")
