@@ -124,8 +124,8 @@ def evppi_bars(folder: ResultsFolder) -> Figure:
     ax.set_xlabel(f"EVPPI per patient ({folder.money_unit})")
     ax.set_ylabel("Parameter")
     money_ticks(ax.xaxis)
-    ax.set_title("Expected value of partial perfect information (the "
-                 f"{len(top)} parameters with the largest non-zero values)")
+    ax.set_title("Expected value of partial perfect information (top "
+                 f"{len(top)} non-zero parameters)")
     legend_below(fig, ax.get_legend_handles_labels()[0])
     return fig
 
