@@ -8,8 +8,10 @@ model format so that it loads and runs in a fraction of a second.
 from __future__ import annotations
 
 import csv
+import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from click.testing import CliRunner, Result
@@ -111,3 +113,15 @@ def read_csv() -> Callable[[Path], list[dict[str, str]]]:
             return list(csv.DictReader(fh))
 
     return read
+
+
+@pytest.fixture(scope="session")
+def agree() -> ModuleType:
+    """``tests/agreement.py``: results of different code paths agree to 1e-12 relative
+    (loaded by path: test modules cannot import each other)."""
+    spec = importlib.util.spec_from_file_location("cartsim_tests_agreement",
+                                                  Path(__file__).with_name("agreement.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -77,6 +77,16 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}" if "e+" in text and abs(x) < 1e15 else text
 
 
+def _row_sums(x: np.ndarray) -> np.ndarray:
+    """Sums over the last axis (kept), adding the terms first to last: numpy's ``sum``
+    may add pairwise in an order that depends on the array's shape and layout, so a row's
+    sum, and a PSA draw's values, would depend on how many rows were drawn together."""
+    total = x[..., 0].copy()
+    for j in range(1, x.shape[-1]):
+        total += x[..., j]
+    return total[..., np.newaxis]
+
+
 def _sample_size(n: int) -> int:
     n = operator.index(n)
     if n < 0:
@@ -442,9 +452,9 @@ class Dirichlet(Distribution):
         if np.any(infinite):
             rows = infinite.any(axis=-1)
             g[rows] = infinite[rows]
-        x = g / g.sum(axis=-1, keepdims=True)
+        x = g / _row_sums(g)
         # One division leaves the row sum a few ulps off 1; a second pass fixes it.
-        return x / x.sum(axis=-1, keepdims=True)
+        return x / _row_sums(x)
 
     def ppf(self, q: ArrayLike) -> np.ndarray:
         return self.ppf_rows(q)

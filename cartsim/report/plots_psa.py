@@ -102,12 +102,16 @@ def ceac_ceaf(folder: ResultsFolder) -> Figure:
 
 
 def evppi_bars(folder: ResultsFolder) -> Figure:
-    """EVPPI per patient of the most valuable parameters, at each WTP."""
+    """EVPPI per patient of the most valuable parameters, at each WTP: the table's
+    first rows (it is sorted), leaving out parameters whose EVPPI is 0 at every WTP."""
     (evppi,) = needs(folder, "evppi")
     wtp_cols = [c for c in evppi.columns if c.startswith("evppi_")]
     values = np.column_stack([column_floats(evppi, c) for c in wtp_cols])
     names = [str(p) for p in evppi.column("parameter")]
-    top = np.argsort(-np.nanmax(values, axis=1), kind="stable")[:TOP_PARAMETERS]
+    top = np.flatnonzero(np.nanmax(values, axis=1) > 0.0)[:TOP_PARAMETERS]
+    if top.size == 0:
+        msg = "every parameter's EVPPI in evppi.csv is 0"
+        raise PlotSkipped(msg)
     fig, axes = new_figure(height=max(3.5, 1.2 + 0.38 * len(top)))
     ax = axes[0, 0]
     width = 0.8 / len(wtp_cols)
@@ -120,7 +124,8 @@ def evppi_bars(folder: ResultsFolder) -> Figure:
     ax.set_xlabel(f"EVPPI per patient ({folder.money_unit})")
     ax.set_ylabel("Parameter")
     money_ticks(ax.xaxis)
-    ax.set_title(f"Expected value of partial perfect information (top {len(top)} parameters)")
+    ax.set_title("Expected value of partial perfect information (top "
+                 f"{len(top)} non-zero parameters)")
     legend_below(fig, ax.get_legend_handles_labels()[0])
     return fig
 

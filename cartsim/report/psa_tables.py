@@ -15,7 +15,7 @@ from cartsim.analysis.psa import (
     summarise_psa,
     variance_split,
 )
-from cartsim.analysis.voi import evppi_by_parameter
+from cartsim.analysis.voi import NEGLIGIBLE, evppi_by_parameter
 from cartsim.psa import PsaResult
 from cartsim.report.run_tables import ICER_NOTE, wtp_key
 from cartsim.report.tables import Table
@@ -155,17 +155,23 @@ def evppi_table(res: PsaResult) -> Table:
     run = res.scenario.run
     draws = {n: res.draws.values[n] for n in varied_names(res)
              if np.ptp(res.draws.values[n]) > 0}
-    columns = ("parameter", *[f"evppi_{wtp_key(lam)}" for lam in run.wtp])
+    columns = ("parameter", *[f"evppi_{wtp_key(lam)}" for lam in run.wtp], "negligible")
     rows: list[tuple[object, ...]] = []
     if len(res.results) >= 20 and draws:
         values = evppi_by_parameter(res.matrix("cost"), res.matrix("qaly"), run.wtp, draws)
-        ranked = sorted(values.items(), key=lambda kv: -float(kv[1][-1]))
-        rows = [(name, *map(float, v)) for name, v in ranked]
+        # Largest value at any WTP first; equal rows (zeros, mostly) by name, so the
+        # order never rests on rounding.
+        ranked = sorted(values.items(), key=lambda kv: (-float(np.max(kv[1])), kv[0]))
+        rows = [(name, *map(float, v), bool(np.all(v == 0.0))) for name, v in ranked]
     return Table("evppi", "Expected value of partial perfect information per patient", columns,
                  tuple(rows), ("Regression-based EVPPI (penalised spline on each parameter's "
-                               "draws, Strong et al. 2014), per patient, sorted by the last WTP;"
-                               " needs at least 20 draws.",),
-                 dict.fromkeys(columns[1:], "money"))
+                               "draws, Strong et al. 2014), per patient, largest value at any "
+                               "WTP first (ties by name); needs at least 20 draws.",
+                               f"0 = below {NEGLIGIBLE:g} x the EVPI at that WTP: the "
+                               "parameter never changes the decision in the regression, and "
+                               "what remains is floating-point noise. negligible = true when "
+                               "that holds at every WTP."),
+                 {**dict.fromkeys(columns[1:-1], "money"), "negligible": "text"})
 
 
 def variance_table(res: PsaResult) -> Table:

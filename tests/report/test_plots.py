@@ -19,6 +19,7 @@ from matplotlib import image
 
 from cartsim.report import plots_psa, plots_run
 from cartsim.report.plots import PLOTS, plot_files, render_plots
+from cartsim.report.plots_base import PlotSkipped
 from cartsim.report.plots_data import read_results_folder
 
 UNIT = "EUR 2023"
@@ -48,7 +49,8 @@ def known(tmp_path) -> Path:
         "ceac": "wtp,strategy,probability_cost_effective,on_frontier\n"
                 "0.0,usual,0.7,true\n0.0,new,0.3,false\n"
                 "20000.0,usual,0.4,false\n20000.0,new,0.6,true\n",
-        "evppi": "parameter,evppi_20000,evppi_50000\nrate,10.0,30.0\ncost,5.0,1.0\n",
+        "evppi": "parameter,evppi_20000,evppi_50000,negligible\nrate,10.0,30.0,false\n"
+                 "cost,5.0,1.0,false\nage,0.0,0.0,true\nzeta,0.0,0.0,true\n",
         "tornado": "rank,parameter,strategy,unit,low,high,wtp,inmb_base,inmb_low,inmb_high,swing\n"
                    "1,cost,new,currency,1000.0,3000.0,50000.0,500.0,900.0,-100.0,1000.0\n"
                    "2,rate,new,per year,0.1,0.3,50000.0,500.0,400.0,650.0,250.0\n",
@@ -101,10 +103,19 @@ def test_tornado_bars_run_from_base_to_low_and_high_inmb(known):
 
 
 def test_evppi_bars_hold_each_wtp_column(known):
+    """The table's order (largest first), without parameters whose EVPPI is 0."""
     fig = plots_psa.evppi_bars(read_results_folder(known))
     widths = sorted(p.get_width() for p in fig.axes[0].patches)
     assert widths == [1.0, 5.0, 10.0, 30.0]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["rate", "cost"]
     assert UNIT in fig.axes[0].get_xlabel()
+
+
+def test_evppi_plot_is_skipped_when_every_value_is_zero(known):
+    (known / "evppi.csv").write_text("parameter,evppi_20000,negligible\nage,0.0,true\n",
+                                     encoding="utf-8")
+    with pytest.raises(PlotSkipped, match=r"EVPPI in evppi\.csv is 0"):
+        plots_psa.evppi_bars(read_results_folder(known))
 
 
 def test_benefit_risk_bars_are_differences_per_1000(known):
