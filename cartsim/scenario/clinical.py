@@ -19,6 +19,8 @@ from cartsim.scenario.clinical_schema import (
     STRUCTURAL_KEYS,
 )
 
+DEFAULT_PRICE_YEAR = 2024
+"""run.price_year when the file gives none (as in scenario.settings)."""
 ROOTS = ("conventional", "mortality", "cancer", "car_t", "costs", "utilities", "qaly_loss")
 CATEGORICAL_SETS = (
     ("car_t.crs", ("car_t.crs.grade_1", "car_t.crs.grade_2", "car_t.crs.grade_3")),
@@ -46,6 +48,15 @@ def flatten(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def run_price_year(raw: Mapping[str, Any]) -> int | None:
+    """The run's price year as the file gives it (settings validate it; a value that is not
+    a year here leaves costs uninflated, and settings report it)."""
+    run = raw.get("run")
+    year = run.get("price_year", DEFAULT_PRICE_YEAR) if isinstance(run, dict) else \
+        DEFAULT_PRICE_YEAR
+    return year if isinstance(year, int) and not isinstance(year, bool) else None
+
+
 def parse_clinical(raw: Mapping[str, Any], problems: Problems) -> tuple[dict[str, Parameter], str]:
     """Every clinical parameter (defaults filled in) and the relapse model."""
     given = flatten({k: v for k, v in raw.items() if k in ROOTS})
@@ -60,9 +71,11 @@ def parse_clinical(raw: Mapping[str, Any], problems: Problems) -> tuple[dict[str
                          value.get("value"), did_you_mean(key, known))
     params: dict[str, Parameter] = {}
     missing: list[str] = []
+    target_year = run_price_year(raw)
     for definition in CLINICAL_PARAMETERS:
         if definition.name in given:
-            p = parse_parameter(given[definition.name], definition.name, definition.kind, problems)
+            p = parse_parameter(given[definition.name], definition.name, definition.kind, problems,
+                                target_year=target_year)
         elif definition.default is not None:
             p = parse_parameter(definition.default, definition.name, definition.kind, problems,
                                 is_default=True)
