@@ -109,7 +109,7 @@ FACTS: tuple[Fact, ...] = (
     Fact("treatment_related_deaths", 7, f"{SERIES}.all.treatment_deaths",
          "treatment_deaths", ("car_t.treatment_death",)),
     Fact("deaths_any_cause", 7, f"{SERIES}.all.deaths", "deaths",
-         ("car_t.treatment_death", "mortality.remission_ratio",
+         ("car_t.treatment_death", "mortality.remission_share",
           *(f"mortality.{d}.smr" for d in DISEASES),
           "car_t.t_cell_malignancy.excess_mortality")),
     Fact("malignancies", 7, f"{SERIES}.all.malignancy", "malignancies",

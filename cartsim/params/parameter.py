@@ -86,8 +86,8 @@ class Parameter:
     point_note: str = ""
     """Why the point value is not the distribution's mean, when it is not."""
 
-    def point_status(self, rel: float = 1e-6) -> str:
-        """``"mean"`` when the point value is the distribution's mean (the deterministic
+    def point_status(self, rel: float = 5e-4) -> str:
+        """``"mean"`` when the point value is the distribution's mean to 0.05% (the deterministic
         base case then agrees with the PSA's expectation of this input), ``"fixed"``
         without a distribution, else ``"differs: <why>"`` (the scenario's ``point_note``)
         or ``"DIFFERS: no reason given"``."""

@@ -25,6 +25,7 @@ ROOTS = ("conventional", "mortality", "cancer", "car_t", "costs", "utilities", "
 CATEGORICAL_SETS = (
     ("car_t.crs", ("car_t.crs.grade_1", "car_t.crs.grade_2", "car_t.crs.grade_3")),
     ("car_t.icans", ("car_t.icans.grade_1_2", "car_t.icans.grade_3_4")),
+    ("car_t.licats", ("car_t.licats.grade_1", "car_t.licats.grade_2", "car_t.licats.grade_3")),
 )
 
 
