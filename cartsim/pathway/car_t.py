@@ -205,7 +205,7 @@ def car_t_valuation(d: str, v: Values, pathway: Pathway, includes: Includes
     episode = v("costs.car_t.episode")
     events.update({
         "infusion": {"product": v("costs.car_t.product"), "infusion_episode": episode},
-        "reinfusion": {"product": v("costs.car_t.retreatment_product"),
+        "reinfusion": {"retreatment_product": v("costs.car_t.retreatment_product"),
                        "infusion_episode": episode},
         **{f"crs_grade_{g}": {"adverse_events": v(f"costs.crs.grade_{g}")} for g in (1, 2, 3)},
         "icans_grade_1_2": {"adverse_events": v("costs.icans.grade_1_2")},
