@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from cartsim.api import RunResult
 from cartsim.engine.events import ALIVE, EventLog
+from cartsim.outcomes.age_norm import adjusted_sojourns
 from cartsim.outcomes.discounting import (
     discount_factor,
     discounted_duration,
@@ -135,8 +138,14 @@ def trace_table(result: RunResult) -> Table:
             rate = sum(val.state_costs.get(state, {}).values()) * factor
             u = val.state_utility.get(state, 0.0)
             dc, do = float(discounted_duration(a, b, rc)), float(discounted_duration(a, b, ro))
+            q, q_undisc = u * do, u * (b - a)
+            if val.utility_age_norm is not None:  # utility steps at birthdays
+                qs = adjusted_sojourns(val.utility_age_norm, result.cohort.age[p:p + 1],
+                                       result.cohort.female[p:p + 1], np.array([a]),
+                                       np.array([b]), np.array([u]), ro)
+                q, q_undisc = float(qs[0][0]), float(qs[1][0])
             items.append((p, a, 2 + int(log.sojourn_seq[j]), ("sojourn", a, b, state, state, "", None, rate, u, None, None,
-                                    rate * dc, rate * (b - a), u * do, u * (b - a), do, b - a)))
+                                    rate * dc, rate * (b - a), q, q_undisc, do, b - a)))
         for j in range(len(log.recurring_sojourn)):
             k = int(log.recurring_sojourn[j])
             p = int(log.sojourn_patient[k])
