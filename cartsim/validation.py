@@ -114,7 +114,7 @@ FACTS: tuple[Fact, ...] = (
           "car_t.t_cell_malignancy.excess_mortality")),
     Fact("malignancies", 7, f"{SERIES}.all.malignancy", "malignancies",
          ("car_t.t_cell_malignancy.probability", "car_t.second_cancer.excess_rate",
-          "cancer.background_rate", "cancer.sir_remission")),
+          "cancer.incidence_scale", "cancer.sir_remission")),
     Fact("cytopenia_immunoglobulin", 7, f"{SERIES}.all.cytopenia", None,
          reason="cytopenias and immunoglobulin levels are not modelled"),
     Fact("b_cell_return_days", 8, "mackensen2022.sle.b_cell_return", "b_cell_days",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cartsim.errors import Problem, ScenarioError
+from cartsim.params.reference_tables import eq5d_norms
 from cartsim.params.survival import Exponential, SurvivalModel
 from cartsim.params.survival_shapes import (
     CureMixture,
@@ -92,6 +93,11 @@ def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, Stra
         car_t[d] = car_t_pathway(d, v, scenario.relapse_model)
         car_t_val[d], more = car_t_valuation(d, v, car_t[d], includes)
         short += missing + more
+    norm = eq5d_norms() if scenario.choices.get("utilities.age_adjustment") == \
+        "multiplicative" else None
+    if norm is not None:
+        conv_val = {d: replace(val, utility_age_norm=norm) for d, val in conv_val.items()}
+        car_t_val = {d: replace(val, utility_age_norm=norm) for d, val in car_t_val.items()}
     if short and values == scenario.point_values():
         problems = [Problem(f.parameter, f.message(), f.amount) for f in short]
         raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))

@@ -26,7 +26,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from cartsim.params.reference_tables import cancer_incidence
 from cartsim.params.survival import Exponential, Never, SurvivalModel
+from cartsim.params.survival_age import AgeSpecificHazard
 from cartsim.params.survival_shapes import CureMixture
 from cartsim.pathway.model import Mortality, State, Transition
 
@@ -42,11 +44,11 @@ def cancer_state_name(kind: str, origin: str) -> str:
 
 
 def excess_incidence(sir: float, v: Values) -> SurvivalModel:
-    """Time to a first cancer at the excess incidence of an SIR over the population."""
-    multiplier = max(sir - 1.0, 0.0)
-    if multiplier == 0.0:
-        return Never()
-    return Exponential(multiplier * v("cancer.background_rate"))
+    """Time to a first cancer at the excess incidence of an SIR over the population: the
+    US first-cancer incidence at the patient's age and sex times max(SIR - 1, 0) (an SIR
+    at or below 1 adds nothing: the life table already holds the population's cancers)."""
+    return AgeSpecificHazard(rates=cancer_incidence(),
+                             multiplier=max(sir - 1.0, 0.0) * v("cancer.incidence_scale"))
 
 
 def cancer_transition(sir: float, v: Values, origin: str) -> Transition:
@@ -80,12 +82,7 @@ def frozen_state(kind: str, origin: State, excess_rate: float, cause: str) -> St
     change over time) plus the cancer's excess hazard, its recurring events."""
     m = origin.mortality
     mortality = Mortality(life_table_ratio=m.life_table_ratio, excess_rate=excess_rate,
-                          excess_cause=cause)
-    schedule = getattr(m, "ratio_schedule", ())
-    if schedule:
-        mortality = Mortality(life_table_ratio=m.life_table_ratio,  # type: ignore[call-arg]
-                              excess_rate=excess_rate, excess_cause=cause,
-                              ratio_schedule=schedule)
+                          excess_cause=cause, ratio_schedule=m.ratio_schedule)
     name = cancer_state_name(kind, origin_key(origin.name))
     return State(name=name, mortality=mortality, recurring=origin.recurring,
                  remission=origin.remission)

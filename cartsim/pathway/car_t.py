@@ -49,6 +49,7 @@ from cartsim.pathway.conventional import (
 from cartsim.pathway.costing import CostLine, Includes, Shortfall
 from cartsim.pathway.model import (
     Chance,
+    Guard,
     Outcome,
     Pathway,
     Recurring,
@@ -182,11 +183,14 @@ def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
 
 
 def retreatment_chance(v: Values) -> Chance:
-    """Re-infusion on relapse, with its probability (the policy's age limit and window
-    after the first infusion are added with the engine's guarded chance)."""
+    """Re-infusion on relapse as an explicit policy: only up to a maximum age and within a
+    window after the FIRST infusion (the origin "infusion" is set once); outside them the
+    patient returns to conventional therapy at once, and no number is drawn."""
+    guard = Guard(otherwise="active", max_age=v("car_t.retreatment.max_age"),
+                  clock="infusion", within=v("car_t.retreatment.window"))
     return Chance("retreatment", (
         Outcome(v("car_t.retreatment.probability"), "retreatment", to="reinfusion"),
-    ), then="active")
+    ), then="active", guard=guard)
 
 
 def car_t_cost_lines(d: str, v: Values) -> dict[str, tuple[CostLine, ...]]:

@@ -62,9 +62,6 @@ def state_mortality(ratio: DiseaseRatio, excess_rate: float = 0.0,
                     excess_cause: str = "disease") -> Mortality:
     """A state's Mortality: the table times ``ratio`` (with its change over model
     time) plus a constant excess hazard recorded under ``excess_cause``."""
-    if ratio.change_at is None:
-        return Mortality(life_table_ratio=ratio.at_entry, excess_rate=excess_rate,
-                         excess_cause=excess_cause)
-    return Mortality(life_table_ratio=ratio.at_entry, excess_rate=excess_rate,  # type: ignore[call-arg]
-                     excess_cause=excess_cause,
-                     ratio_schedule=((ratio.change_at, ratio.late),))
+    schedule = () if ratio.change_at is None else ((ratio.change_at, ratio.late),)
+    return Mortality(life_table_ratio=ratio.at_entry, excess_rate=excess_rate,
+                     excess_cause=excess_cause, ratio_schedule=schedule)

@@ -13,6 +13,7 @@ from typing import Any
 from cartsim.checks import Problems, did_you_mean, join, number, text
 from cartsim.params.parameter import Parameter, parse_parameter
 from cartsim.scenario.clinical_schema import (
+    CHOICE_DEFAULTS,
     CLINICAL_PARAMETERS,
     PARAMETER_BY_NAME,
     RELAPSE_MODELS,
@@ -58,13 +59,16 @@ def run_price_year(raw: Mapping[str, Any]) -> int | None:
     return year if isinstance(year, int) and not isinstance(year, bool) else None
 
 
-def parse_clinical(raw: Mapping[str, Any], problems: Problems) -> tuple[dict[str, Parameter], str]:
-    """Every clinical parameter (defaults filled in) and the relapse model."""
+def parse_clinical(raw: Mapping[str, Any], problems: Problems
+                   ) -> tuple[dict[str, Parameter], dict[str, str]]:
+    """Every clinical parameter (defaults filled in) and the structural choices
+    (``car_t.relapse.model``, ``utilities.age_adjustment``; defaults filled in)."""
     given = flatten({k: v for k, v in raw.items() if k in ROOTS})
-    relapse_model = "constant"
+    chosen = dict(CHOICE_DEFAULTS)
     for key, choices in STRUCTURAL_KEYS.items():
         if key in given:
-            relapse_model = text(given.pop(key), key, problems, choices=choices) or relapse_model
+            chosen[key] = text(given.pop(key), key, problems, choices=choices) or chosen[key]
+    relapse_model = chosen["car_t.relapse.model"]
     known = [p.name for p in CLINICAL_PARAMETERS] + list(STRUCTURAL_KEYS)
     for key, value in given.items():
         if key not in PARAMETER_BY_NAME:
@@ -93,7 +97,7 @@ def parse_clinical(raw: Mapping[str, Any], problems: Problems) -> tuple[dict[str
             total = sum(params[n].value for n in names)
             number(total, f"{group} (sum of {', '.join(n.rsplit('.', 1)[1] for n in names)})",
                    problems, high=1.0, what="a total probability <= 1")
-    return params, relapse_model
+    return params, chosen
 
 
 def _check_relapse(model: str, given: Mapping[str, Any], problems: Problems) -> None:

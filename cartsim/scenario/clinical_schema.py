@@ -67,7 +67,9 @@ _DEFS: tuple[ParamDef, ...] = (
              "share of the disease's excess mortality (ratio - 1) that remains in B-cell "
              "aplasia and drug-free remission after CAR-T (1 = no survival benefit)"),
     # Cancer.
-    ParamDef("cancer.background_rate", "rate", "general-population cancer incidence per year"),
+    ParamDef("cancer.incidence_scale", "ratio",
+             "multiplier on the shipped US first-cancer incidence by age and sex (1: as "
+             "published; 0 switches modelled cancers off)", 1.0),
     ParamDef("cancer.sir.{d}", "ratio",
              "cancer incidence ratio on immunosuppression (only the excess over 1 is modelled)"),
     ParamDef("cancer.sir_remission", "ratio",
@@ -205,5 +207,11 @@ def clinical_parameters() -> tuple[ParamDef, ...]:
 
 CLINICAL_PARAMETERS = clinical_parameters()
 PARAMETER_BY_NAME = {p.name: p for p in CLINICAL_PARAMETERS}
-STRUCTURAL_KEYS = {"car_t.relapse.model": RELAPSE_MODELS}
+AGE_ADJUSTMENTS = ("multiplicative", "none")
+STRUCTURAL_KEYS = {"car_t.relapse.model": RELAPSE_MODELS,
+                   "utilities.age_adjustment": AGE_ADJUSTMENTS}
 """Text-valued inputs (choices, not numbers)."""
+CHOICE_DEFAULTS = {"car_t.relapse.model": "constant",
+                   "utilities.age_adjustment": "multiplicative"}
+"""The choice made when a scenario names none: utilities are age-adjusted by default
+(general-population EQ-5D norms by age and sex, multiplicatively; NICE 2022 manual, ICER)."""
