@@ -28,10 +28,10 @@ from cartsim.vocabulary import COST_CATEGORIES, DEAD
 
 
 def parameters_table(scenario: Scenario) -> Table:
-    columns = ("name", "kind", "value", "unit", "given_value", "given_unit", "distribution",
-               "dist_mean", "dist_low_95", "dist_high_95", "dsa_low", "dsa_high", "source",
-               "status", "default", "description", "dist_median", "point_vs_mean",
-               "price_year", "inflation", "includes")
+    columns = ("name", "kind", "given_value", "given_unit", "price_year", "inflation", "value",
+               "unit", "distribution", "dist_mean", "dist_median", "point_vs_mean",
+               "dist_low_95", "dist_high_95", "dsa_low", "dsa_high", "includes", "source",
+               "status", "default", "description")
     rows = []
     for name, p in scenario.parameters.items():
         dist = p.distribution
@@ -40,11 +40,11 @@ def parameters_table(scenario: Scenario) -> Table:
             lo, hi = (float(x) for x in dist.interval(0.95))
             mean, median = float(dist.mean), float(dist.ppf(0.5))
         description = PARAMETER_BY_NAME[name].description if name in PARAMETER_BY_NAME else ""
-        rows.append((name, p.kind, p.value, p.unit, p.given_value, p.given_unit,
-                     dist.describe() if dist is not None else "none (fixed)", mean, lo, hi,
-                     p.low, p.high, p.source, p.status, p.is_default, description, median,
-                     p.point_status(), p.price_year, p.inflation if p.kind == "cost" else None,
-                     ", ".join(p.includes)))
+        rows.append((name, p.kind, p.given_value, p.given_unit, p.price_year,
+                     p.inflation if p.kind == "cost" else None, p.value, p.unit,
+                     dist.describe() if dist is not None else "none (fixed)", mean, median,
+                     p.point_status(), lo, hi, p.low, p.high, ", ".join(p.includes), p.source,
+                     p.status, p.is_default, description))
     notes = ("value is in model units (per year, years, currency, at the run's price year); "
              "given_value and the distribution are in the unit and price year written in the "
              "scenario (given_unit, price_year).",
