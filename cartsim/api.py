@@ -231,7 +231,8 @@ def _run_chunk(job: tuple[str, int]) -> tuple[str, int, PatientOutcomes, CurveSu
                    horizon=scenario.run.horizon, streams=streams, span=span)
     local = log.rebased(span.start)
     part = value_log(local, model.pathways, model.valuations, groups, ctx.rates,
-                     scenario.run.cost_factor)
+                     scenario.run.cost_factor, age=cohort.age[span.start:span.stop],
+                     female=cohort.female[span.start:span.stop])
     sums = curve_sums(local, model.valuations, groups, ctx.rates,
                       curve_grid(scenario.run.horizon), curve_years(scenario.run.horizon),
                       scenario.run.cost_factor) if ctx.curves else None

@@ -52,6 +52,9 @@ class PsaResult:
     seed: int
     engine: str
     results: tuple[DrawResult, ...]
+    base: DrawResult | None = None
+    """The deterministic base case (point values, draw 0's random numbers) on the same
+    number of patients, to set beside the probabilistic means."""
 
     def matrix(self, measure: str) -> np.ndarray:
         """(draws, strategies) array of a per-draw mean."""
@@ -131,5 +134,6 @@ def run_psa(scenario: Scenario, *, draws: int, patients: int | None = None,
                 if on_results:
                     on_results(batch)
     ordered = tuple(results[k] for k in ks)  # reduce in draw order, whatever the workers
+    base = simulate_draw(scenario, 0, scenario.point_values(), n, root, engine)
     return PsaResult(scenario, scenario.strategies, merge_draws(parts, ks), n, root, engine,
-                     ordered)
+                     ordered, base)

@@ -7,6 +7,7 @@ DEAD = "dead"
 
 COST_CATEGORIES = (
     "product",
+    "retreatment_product",
     "infusion_episode",
     "adverse_events",
     "drugs",
@@ -18,8 +19,9 @@ COST_CATEGORIES = (
 )
 """Cost categories, in report order. Every cost belongs to exactly one."""
 
-THERAPY_CATEGORIES = ("product", "infusion_episode")
-"""The cost of a one-time therapy itself; every other category is a cost offset
+THERAPY_CATEGORIES = ("product", "retreatment_product", "infusion_episode")
+"""The cost of a one-time therapy itself (first-infusion product, a re-infusion's product
+charge and the infusion episodes); every other category is a cost offset
 (ICER's single-therapy scenarios share or cap the offsets, not these)."""
 
 OFFSET_CATEGORIES = tuple(c for c in COST_CATEGORIES if c not in THERAPY_CATEGORIES)

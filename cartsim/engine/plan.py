@@ -17,6 +17,7 @@ from typing import Any
 
 from cartsim.errors import SimulationError
 from cartsim.params.survival import Exponential, Fixed, Never
+from cartsim.params.survival_age import AgeSpecificHazard
 from cartsim.pathway.model import STATE_CLOCK, Chance, Pathway, State, Transition
 
 DEATH_PURPOSE = "death"
@@ -38,6 +39,10 @@ def make_plan(pathway: Pathway) -> Plan:
     for state in pathway.states.values():
         for tr in state.transitions:
             if tr.clock != STATE_CLOCK:
+                if isinstance(tr.time, AgeSpecificHazard):
+                    msg = (f"transition '{tr.name}' has an age-specific hazard on clock "
+                           f"'{tr.clock}'; it runs on the state clock only")
+                    raise SimulationError(msg)
                 seen = by_origin.setdefault(tr.clock, {}).setdefault(tr.name, tr)
                 if seen.time != tr.time:
                     msg = (
@@ -65,24 +70,30 @@ def shared_names(pathways: Mapping[str, Pathway]) -> tuple[tuple[str, ...], tupl
 
 
 def compile_transitions(state: State) -> tuple[tuple[Any, ...], ...]:
-    """(transition, on state clock?, exponential rate or None, sampler) per transition.
+    """(transition, on state clock?, exponential rate or None, sampler, fixed time,
+    sampler needs age?) per transition.
 
     Exponential times are computed inline (-ln u / rate, the same arithmetic as
     ``Exponential.time_from_uniform``) because they dominate the event loop.
-    Times that need no random number (a zero rate, a fixed duration, never) get
-    the sampler ``None`` and draw nothing; each purpose has its own stream, so
-    this shifts no other draw.
+    Times that need no random number (a zero rate, a fixed duration, never, an
+    age-specific hazard that is zero at every age) get the sampler ``None`` and
+    draw nothing; each purpose has its own stream, so this shifts no other draw.
+    An age-specific hazard's sampler takes (uniform, age at entry, sex).
     """
-    out = []
+    out: list[tuple[Any, ...]] = []
     for tr in state.transitions:
         time = tr.time
+        clock = tr.clock == STATE_CLOCK
         rate = time.rate if isinstance(time, Exponential) else None
-        if rate == 0.0 or isinstance(time, Never):
-            out.append((tr, tr.clock == STATE_CLOCK, None, None, math.inf))
+        if rate == 0.0 or isinstance(time, Never) or (
+                isinstance(time, AgeSpecificHazard) and time.never):
+            out.append((tr, clock, None, None, math.inf, False))
         elif isinstance(time, Fixed):
-            out.append((tr, tr.clock == STATE_CLOCK, None, None, time.time))
+            out.append((tr, clock, None, None, time.time, False))
+        elif isinstance(time, AgeSpecificHazard):
+            out.append((tr, clock, None, time.time_from_uniform_at, 0.0, True))
         else:
-            out.append((tr, tr.clock == STATE_CLOCK, rate, time.time_from_uniform, 0.0))
+            out.append((tr, clock, rate, time.time_from_uniform, 0.0, False))
     return tuple(out)
 
 

@@ -16,14 +16,17 @@ Rules the engine follows (documented for users in the README):
 * **Transitions** timed on the state clock are sampled by inverse CDF at each
   entry into the state; those on an origin clock (e.g. "infusion") are sampled
   once when the origin is set and fire if the patient is in a state that
-  declares them when their time comes.
+  declares them when their time comes. An age-specific hazard is sampled at
+  state entry from the patient's age then.
+* **Guards.** A chance node with a guard sends a patient who fails it (too old,
+  or too long since an origin was first set) to the guard's node at once,
+  drawing nothing and recording nothing.
 * **Recurring events** are counted after the run (see ``recurring.py``); they
   do not change the state.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Generator, Mapping
 
@@ -31,6 +34,7 @@ import simpy
 
 from cartsim.cohort import Cohort
 from cartsim.engine.events import EventLog, LogBuilder, check_span, concatenate_logs
+from cartsim.engine.mortality import PatientMortality
 from cartsim.engine.plan import (
     DEATH_EVENT,
     DEATH_PURPOSE,
@@ -52,82 +56,12 @@ from cartsim.rng import ChunkUniforms, PatientUniforms, Streams
 from cartsim.vocabulary import DEAD
 
 
-class _Mortality:
-    """Death-time arithmetic for one patient (age and sex fixed), on the life table."""
-
-    __slots__ = ("age0", "haz", "max_age", "sex", "table")
-
-    def __init__(self, table: LifeTable | None, age0: float, sex: str) -> None:
-        self.table = table
-        self.age0 = age0
-        self.sex = sex
-        if table is not None:
-            self.haz = table.hazard[sex]
-            self.max_age = table.max_age
-        else:
-            self.haz, self.max_age = (), math.inf
-
-    def integral(self, m: Mortality, t0: float, t1: float) -> float:
-        """Integrated hazard of state mortality ``m`` over [t0, t1]."""
-        h = m.excess_rate * (t1 - t0)
-        lt = self.table
-        if m.life_table_ratio and lt is not None:
-            a0, sex = self.age0, self.sex
-            h += m.life_table_ratio * (lt.cumulative_hazard(sex, a0 + t1)
-                                       - lt.cumulative_hazard(sex, a0 + t0))
-        return h
-
-    def time_of_death(self, m: Mortality, t: float, budget: float) -> float:
-        """Time at which the hazard integrated from ``t`` reaches ``budget``."""
-        ratio, excess = m.life_table_ratio, m.excess_rate
-        lt = self.table
-        if not ratio or lt is None:
-            return t + budget / excess if excess > 0 else math.inf
-        age = self.age0 + t
-        if age >= self.max_age:
-            return t
-        if excess == 0:
-            target = lt.cumulative_hazard(self.sex, age) + budget / ratio
-            return lt.age_at_cumulative(self.sex, target) - self.age0
-        # A constant excess on top of the table: the combined cumulative hazard is
-        # piecewise linear between whole ages, so invert it where the target falls.
-        combined = lt.combined_cumulative(self.sex, ratio, excess)
-        target = (ratio * lt.cumulative_hazard(self.sex, age) + excess * age) + budget
-        if target >= combined[-1]:
-            return self.max_age - self.age0
-        k = max(bisect.bisect_right(combined, target) - 1, int(age))
-        found = k + (target - combined[k]) / (ratio * self.haz[k] + excess)
-        return (max(age, found)) - self.age0
-
-    def cause(self, m: Mortality, t: float, u: float) -> str:
-        """Cause of a death at ``t``: pick a hazard component with probability ∝ size."""
-        if self.table is None or not m.life_table_ratio:
-            return m.excess_cause
-        age = self.age0 + t
-        if age >= self.max_age:
-            return "background"
-        mu = self.table.hazard_at(self.sex, age)
-        parts = (
-            ("background", min(m.life_table_ratio, 1.0) * mu),
-            ("disease", max(m.life_table_ratio - 1.0, 0.0) * mu),
-            (m.excess_cause, m.excess_rate),
-        )
-        total = sum(p for _, p in parts)
-        pick = (1.0 - u) * total
-        acc = 0.0
-        for name, p in parts:
-            acc += p
-            if pick < acc:
-                return name
-        return parts[0][0]
-
-
 def _patient(
     env: simpy.Environment,
     pid: int,
     plan: Plan,
     uni: PatientUniforms,
-    mort: _Mortality,
+    mort: PatientMortality,
     horizon: float,
     log: LogBuilder,
 ) -> Generator[simpy.events.Event, None, None]:
@@ -145,6 +79,7 @@ def _patient(
     m_since = 0.0
     t_death = math.inf
     origin_times: dict[str, float] = {}
+    first_set: dict[str, float] = {}  # when each origin was first set (guards' clocks)
     node: str = pathway.start
     t = 0.0
     if horizon <= 0.0:
@@ -154,6 +89,7 @@ def _patient(
     seq += 1
 
     def set_origin(name: str) -> None:
+        first_set.setdefault(name, t)
         for tr in plan.origin_transitions.get(name, ()):
             origin_times[tr.name] = t + tr.time.time_from_uniform(draw(tr.name))
 
@@ -161,6 +97,10 @@ def _patient(
         cause = None
         while node in chances:
             chance = chances[node]
+            guard = chance.guard
+            if guard is not None and guard.fails(mort.age0, t, first_set):
+                node = guard.otherwise
+                continue
             if chance.origin:
                 set_origin(chance.origin)
             cum, outcomes, certain = compiled_chances[node]
@@ -198,12 +138,14 @@ def _patient(
             t_death = mort.time_of_death(m, t, budget) if budget > 0 else t
         if t_death < best_time:
             best_time, best = t_death, DEATH_EVENT
-        for tr, on_state_clock, rate, sampler, fixed in compiled[node]:
+        for tr, on_state_clock, rate, sampler, fixed, aged in compiled[node]:
             if on_state_clock:
                 if rate is not None:
                     when = t + (0.0 - math.log(draw(tr.name))) / rate
                 elif sampler is None:
                     when = t + fixed
+                elif aged:
+                    when = t + sampler(draw(tr.name), mort.age0 + t, mort.sex)
                 else:
                     when = t + sampler(draw(tr.name))
             else:
@@ -268,7 +210,7 @@ def simulate_simpy(
         env = simpy.Environment()
         for pid in range(start, stop):
             plan = plans[patients.group[pid]]
-            mort = _Mortality(
+            mort = PatientMortality(
                 life_table, float(patients.age[pid]),
                 "female" if patients.female[pid] else "male",
             )

@@ -1,8 +1,10 @@
 """Death-time arithmetic of the simpy engine, for arrays of patients.
 
-The same formulas as ``simpy_engine._Mortality``, written so that each patient
-gets bit-for-bit the same floating-point operations: the vectorised engine is
-checked against the simpy engine patient by patient.
+The same formulas as ``mortality.PatientMortality``, written so that each
+patient gets bit-for-bit the same floating-point operations: the vectorised
+engine is checked against the simpy engine patient by patient. A mortality with
+a ratio schedule is rare enough to be computed patient by patient with
+``PatientMortality`` itself.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 
 import numpy as np
 
+from cartsim.engine.mortality import PatientMortality
 from cartsim.params.life_table import LifeTable
 from cartsim.pathway.model import Mortality
 
@@ -21,6 +24,7 @@ class MortalityArrays:
     def __init__(self, table: LifeTable | None, age0: np.ndarray, female: np.ndarray) -> None:
         self.table = table
         self.age0 = age0
+        self.female = female
         if table is None:
             return
         self.max_age = table.max_age
@@ -40,9 +44,19 @@ class MortalityArrays:
                              math.inf)
         return out
 
+    def sex_names(self, rows: np.ndarray) -> list[str]:
+        return ["female" if f else "male" for f in self.female[rows].tolist()]
+
+    def _each(self, rows: np.ndarray) -> list[PatientMortality]:
+        return [PatientMortality(self.table, a, s)
+                for a, s in zip(self.age0[rows].tolist(), self.sex_names(rows), strict=True)]
+
     def integral(self, m: Mortality, rows: np.ndarray, t0: np.ndarray,
                  t1: np.ndarray) -> np.ndarray:
         """Integrated hazard of mortality ``m`` over [t0, t1] for patients ``rows``."""
+        if m.ratio_schedule:
+            return np.array([p.integral(m, a, b) for p, a, b in zip(
+                self._each(rows), t0.tolist(), t1.tolist(), strict=True)], dtype=float)
         h = m.excess_rate * (t1 - t0)
         if m.life_table_ratio and self.table is not None:
             a0 = self.age0[rows]
@@ -53,6 +67,9 @@ class MortalityArrays:
     def time_of_death(self, m: Mortality, rows: np.ndarray, t: np.ndarray,
                       budget: np.ndarray) -> np.ndarray:
         """Time at which the hazard integrated from ``t`` reaches ``budget``."""
+        if m.ratio_schedule:
+            return np.array([p.time_of_death(m, a, b) for p, a, b in zip(
+                self._each(rows), t.tolist(), budget.tolist(), strict=True)], dtype=float)
         ratio, excess = m.life_table_ratio, m.excess_rate
         if not ratio or self.table is None:
             if excess > 0:
@@ -112,6 +129,10 @@ class MortalityArrays:
         Returns an index per patient into the returned tuple of cause names.
         """
         names = ("background", "disease", m.excess_cause)
+        if m.ratio_schedule:
+            found = [p.cause(m, a, x) for p, a, x in zip(
+                self._each(rows), t.tolist(), u.tolist(), strict=True)]
+            return np.array([names.index(c) for c in found], dtype=np.int64), names
         if self.table is None or not m.life_table_ratio:
             return np.full(t.size, 2), names
         age = self.age0[rows] + t

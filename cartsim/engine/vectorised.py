@@ -100,6 +100,7 @@ class _Batch:
         self.cause = np.full(n, -1)  # index into self.cause_names; -1 alive
         self.cause_names: list[str] = []
         self.origin_time: dict[str, np.ndarray] = {}
+        self.first_set: dict[str, np.ndarray] = {}  # when each origin was first set
         self.mortalities: list[Mortality] = []
         self.m_id = np.full(n, -1)
         self.m_since = np.zeros(n)
@@ -123,6 +124,8 @@ class _Batch:
             self.cause[sel] = self._cause_code(cause)
 
     def _set_origin(self, name: str, sel: np.ndarray) -> None:
+        first = self.first_set.setdefault(name, np.full(self.pid.size, math.inf))
+        first[sel] = np.where(np.isinf(first[sel]), self.t[sel], first[sel])
         for tr in self.plan.origin_transitions.get(name, ()):
             times = self.origin_time.setdefault(tr.name, np.full(self.pid.size, math.inf))
             u = self.uni.draw(tr.name, sel)
@@ -169,6 +172,17 @@ class _Batch:
                 if sel.size == 0:
                     continue
                 moved = True
+                guard = chance.guard
+                if guard is not None:
+                    fails = self.mort.age0[sel] + self.t[sel] > guard.max_age
+                    if guard.clock is not None:
+                        first = self.first_set.get(guard.clock)
+                        if first is not None:
+                            fails |= self.t[sel] - first[sel] > guard.within
+                    self.node[sel[fails]] = self.code[guard.otherwise]
+                    sel = sel[~fails]
+                    if sel.size == 0:
+                        continue
                 if chance.origin:
                     self._set_origin(chance.origin, sel)
                 cum, outcomes, certain = self.plan.compiled_chances[name]
@@ -220,12 +234,19 @@ class _Batch:
         t_death = self.t_death[sel]
         upd = t_death < best_time
         best_time[upd], best[upd] = t_death[upd], DEATH
-        for k, (tr, on_state_clock, rate, sampler, fixed) in enumerate(self.plan.compiled[name]):
+        for k, (tr, on_state_clock, rate, sampler, fixed, aged) in enumerate(
+                self.plan.compiled[name]):
             if on_state_clock:
                 if rate is not None:
                     when = t + (0.0 - np.log(self.uni.draw(tr.name, sel))) / rate
                 elif sampler is None:
                     when = t + fixed
+                elif aged:
+                    u = self.uni.draw(tr.name, sel)
+                    ages = self.mort.age0[sel] + t
+                    sexes = self.mort.sex_names(sel)
+                    when = t + np.array([sampler(x, a, s) for x, a, s in zip(
+                        u.tolist(), ages.tolist(), sexes, strict=True)])
                 else:
                     u = self.uni.draw(tr.name, sel)
                     when = t + np.array([sampler(x) for x in u])

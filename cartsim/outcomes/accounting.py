@@ -7,7 +7,9 @@ under any costs, utilities or discount rates. For each patient:
 * one-off event costs and QALY losses are discounted at the event time;
 * recurring events (counted per sojourn) are discounted at the sojourn's mean
   discount factor, their expected discount given the count;
-* life-years are time alive in the model, discounted at the outcome rate.
+* life-years are time alive in the model, discounted at the outcome rate;
+* with a ``utility_age_norm``, a sojourn's utility steps at each birthday
+  (``age_norm.py``), so valuing needs each patient's entry age and sex.
 
 All sums use ``np.bincount`` over rows in the log's order, so a patient's totals
 do not depend on how patients were chunked or which worker ran them.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cartsim.engine.events import ALIVE, EventLog
+from cartsim.outcomes.age_norm import adjusted_sojourns
 from cartsim.outcomes.discounting import (
     discount_factor,
     discounted_duration,
@@ -68,8 +71,15 @@ def value_log(
     group_of_patient: Sequence[str],
     rates: Rates,
     cost_factor: float = 1.0,
+    *,
+    age: np.ndarray | None = None,
+    female: np.ndarray | None = None,
 ) -> PatientOutcomes:
-    """Value every patient of ``log``; ``cost_factor`` converts currency/price year."""
+    """Value every patient of ``log``; ``cost_factor`` converts currency/price year.
+
+    ``age`` and ``female`` (entry age and sex of the log's patients, numbered
+    from 0) are needed only when a valuation adjusts utilities for age.
+    """
     groups = list(valuations)
     gi = _group_index(group_of_patient, groups)
     n = log.n_patients
@@ -106,8 +116,22 @@ def value_log(
     dur_o = discounted_duration(log.sojourn_start, log.sojourn_end, rates.outcomes)
     cols["ly"] = total(sp, dur_o)
     cols["ly_undisc"] = total(sp, dur)
-    cols["qaly"] = total(sp, utility[sg, ss] * dur_o)
-    cols["qaly_undisc"] = total(sp, utility[sg, ss] * dur)
+    soj_qaly, soj_qaly_undisc = utility[sg, ss] * dur_o, utility[sg, ss] * dur
+    for g, group in enumerate(groups):
+        norm = valuations[group].utility_age_norm
+        if norm is None or not sp.size:
+            continue
+        if age is None or female is None:
+            msg = (f"valuation of group '{group}' adjusts utilities for age: pass each "
+                   "patient's age and sex to value_log")
+            raise ValueError(msg)
+        rows = np.flatnonzero(sg == g)
+        p = sp[rows]
+        soj_qaly[rows], soj_qaly_undisc[rows] = adjusted_sojourns(
+            norm, np.asarray(age, dtype=float)[p], np.asarray(female, dtype=bool)[p],
+            log.sojourn_start[rows], log.sojourn_end[rows], utility[g, ss[rows]], rates.outcomes)
+    cols["qaly"] = total(sp, soj_qaly)
+    cols["qaly_undisc"] = total(sp, soj_qaly_undisc)
     cols["remission_years"] = total(sp, np.where(remission[ss], dur, 0.0))
     cols["remission_years_disc"] = total(sp, np.where(remission[ss], dur_o, 0.0))
 

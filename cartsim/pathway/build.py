@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cartsim.errors import Problem, ScenarioError
+from cartsim.params.reference_tables import eq5d_norms
 from cartsim.params.survival import Exponential, SurvivalModel
 from cartsim.params.survival_shapes import (
     CureMixture,
@@ -23,6 +24,7 @@ from cartsim.params.survival_shapes import (
 )
 from cartsim.pathway.car_t import car_t_pathway, car_t_valuation
 from cartsim.pathway.conventional import conventional_states, conventional_valuation
+from cartsim.pathway.costing import Shortfall
 from cartsim.pathway.model import (
     Chance,
     Mortality,
@@ -34,7 +36,7 @@ from cartsim.pathway.model import (
     Valuation,
     check_pathway,
 )
-from cartsim.scenario.clinical_schema import DISEASES
+from cartsim.scenario.clinical_schema import DISEASES, PARAMETER_BY_NAME
 from cartsim.scenario.model import CustomStrategy, CustomTransition, Scenario
 
 
@@ -72,19 +74,38 @@ def build_model(scenario: Scenario, values: Mapping[str, float]) -> dict[str, St
 
 def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
     v = values.__getitem__
-    conventional = {
-        d: Pathway(strategy="immunosuppression", start="active",
-                   states=conventional_states(d, v))
-        for d in DISEASES
-    }
+
+    def includes(name: str) -> tuple[str, ...]:
+        # What the scenario says a cost includes; a cost set on the command line (or
+        # written without includes) falls back to what the schema says its source holds.
+        p = scenario.parameters.get(name)
+        if p is not None and p.includes:
+            return p.includes
+        definition = PARAMETER_BY_NAME.get(name)
+        return definition.includes if definition is not None else ()
+
+    conventional, conv_val, car_t, car_t_val = {}, {}, {}, {}
+    short: list[Shortfall] = []
+    for d in DISEASES:
+        conventional[d] = Pathway(strategy="immunosuppression", start="active",
+                                  states=conventional_states(d, v))
+        conv_val[d], missing = conventional_valuation(d, v, conventional[d].states, includes)
+        car_t[d] = car_t_pathway(d, v, scenario.relapse_model)
+        car_t_val[d], more = car_t_valuation(d, v, car_t[d], includes)
+        short += missing + more
+    norm = eq5d_norms() if scenario.choices.get("utilities.age_adjustment") == \
+        "multiplicative" else None
+    if norm is not None:
+        conv_val = {d: replace(val, utility_age_norm=norm) for d, val in conv_val.items()}
+        car_t_val = {d: replace(val, utility_age_norm=norm) for d, val in car_t_val.items()}
+    if short and values == scenario.point_values():
+        problems = [Problem(f.parameter, f.message(), f.amount) for f in short]
+        raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
     return {
         "immunosuppression": StrategyModel(
             "immunosuppression", scenario.strategy_labels["immunosuppression"], conventional,
-            {d: conventional_valuation(d, v) for d in DISEASES}),
-        "car_t": StrategyModel(
-            "car_t", scenario.strategy_labels["car_t"],
-            {d: car_t_pathway(d, v, scenario.relapse_model) for d in DISEASES},
-            {d: car_t_valuation(d, v) for d in DISEASES}),
+            conv_val),
+        "car_t": StrategyModel("car_t", scenario.strategy_labels["car_t"], car_t, car_t_val),
     }
 
 

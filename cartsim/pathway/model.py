@@ -17,32 +17,86 @@ outcomes layer applies it after simulation.
 Random numbers are keyed by *purpose* names (transition, chance and recurring
 event names, plus ``"death"``), never by position, so two strategies that share
 a name share the random numbers behind it (common random numbers).
+
+Four additions let a pathway depend on time and age without new states: a
+mortality ratio that changes on the model clock (``Mortality.ratio_schedule``),
+a transition hazard by age (``AgeSpecificHazard``, in
+:mod:`cartsim.params.survival_age`), utilities adjusted to the general
+population's decline with age (``Valuation.utility_age_norm``) and a chance
+node that is skipped past an age or a time since an origin (``Chance.guard``).
+Their defaults leave a pathway exactly as it was.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cartsim.errors import ParameterError
 from cartsim.params.survival import SurvivalModel
+from cartsim.params.survival_age import AgeSpecificHazard
 from cartsim.vocabulary import DEAD
 
 STATE_CLOCK = "state"
 """Clock name for transitions timed from entry into their state."""
 
 
+SEXES = ("female", "male")
+
+
 @dataclass(frozen=True)
 class Mortality:
     """Death hazard while in a state.
 
-    hazard(t) = ``life_table_ratio`` x background(age, sex) + ``excess_rate``.
-    The background part uses the scenario's life table; ``excess_rate`` is a
+    hazard(t) = ratio(t) x background(age, sex) + ``excess_rate``. The
+    background part uses the scenario's life table; ``excess_rate`` is a
     constant hazard per year whose deaths are recorded with ``excess_cause``.
+
+    ``ratio_schedule`` makes the ratio change on the model clock (t, years since
+    the patient entered the model): (from_time, ratio) pairs with from_time > 0
+    and strictly increasing. On [0, first from_time) the ratio is
+    ``life_table_ratio``; from each from_time on, that pair's ratio. Engines
+    integrate and invert the hazard exactly across the breaks, and the cause of
+    a death uses the ratio in force at its time.
     """
 
     life_table_ratio: float = 0.0
     excess_rate: float = 0.0
     excess_cause: str = "disease"
+    ratio_schedule: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        schedule = tuple((float(a), float(r)) for a, r in self.ratio_schedule)
+        starts = [a for a, _ in schedule]
+        if any(not (math.isfinite(a) and a > 0.0) for a in starts) or any(
+                a >= b for a, b in itertools.pairwise(starts)):
+            msg = ("Mortality.ratio_schedule: each from_time must be finite and > 0, and "
+                   f"they must be strictly increasing; got {self.ratio_schedule!r}")
+            raise ParameterError(msg)
+        if any(not (math.isfinite(r) and r >= 0.0) for _, r in schedule):
+            msg = f"Mortality.ratio_schedule: ratios must be finite and >= 0; got {schedule!r}"
+            raise ParameterError(msg)
+        object.__setattr__(self, "ratio_schedule", schedule)
+
+    def ratio_at(self, t: float) -> float:
+        """The life-table ratio in force at model time ``t`` (a break belongs to its new ratio).
+
+        >>> Mortality(2.0, ratio_schedule=((5.0, 1.5),)).ratio_at(5.0)
+        1.5
+        """
+        ratio = self.life_table_ratio
+        for start, value in self.ratio_schedule:
+            if t < start:
+                break
+            ratio = value
+        return ratio
+
+    @property
+    def final_ratio(self) -> float:
+        """The ratio that holds for ever after the last break."""
+        return self.ratio_schedule[-1][1] if self.ratio_schedule else self.life_table_ratio
 
 
 @dataclass(frozen=True)
@@ -74,14 +128,47 @@ class Outcome:
     to: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Guard:
+    """A condition a patient must meet for a chance node to be drawn at all.
+
+    A patient reaching the node at model time t with age0 + t > ``max_age``, or
+    (``clock`` set) with t minus the time the origin ``clock`` was *first* set
+    > ``within``, goes to node ``otherwise`` at once: no number is drawn, no
+    event recorded, the node's origin not set. An origin never set fails no
+    window (its first time counts as +inf).
+    """
+
+    otherwise: str
+    max_age: float = math.inf
+    clock: str | None = None
+    within: float = math.inf
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.max_age) or math.isnan(self.within) or self.within < 0.0:
+            msg = (f"Guard: max_age must be a number and within >= 0; got max_age="
+                   f"{self.max_age!r}, within={self.within!r}")
+            raise ParameterError(msg)
+
+    def fails(self, age0: float, t: float, first_set: Mapping[str, float]) -> bool:
+        """True when a patient of entry age ``age0`` at time ``t`` is turned away."""
+        if age0 + t > self.max_age:
+            return True
+        return self.clock is not None and t - first_set.get(self.clock, math.inf) > self.within
+
+
 @dataclass(frozen=True)
 class Chance:
-    """An instantaneous categorical draw. Outcomes without ``to`` continue at ``then``."""
+    """An instantaneous categorical draw. Outcomes without ``to`` continue at ``then``.
+
+    With a ``guard``, patients who do not meet it go to ``guard.otherwise`` instead.
+    """
 
     name: str
     outcomes: tuple[Outcome, ...]
     then: str | None = None
     origin: str | None = None
+    guard: Guard | None = None
 
 
 @dataclass(frozen=True)
@@ -134,12 +221,33 @@ class Valuation:
     ``state_costs[state][category]`` is a cost per year; ``event_costs[event]
     [category]`` a one-off cost each time the event is recorded (recurring events
     included); ``event_qaly_loss[event]`` a one-off QALY loss.
+
+    ``utility_age_norm`` ("female"/"male": general-population utility at each
+    whole age 0..A, the last value beyond A, all > 0) adjusts utilities for age:
+    at model time t a state of utility u accrues
+    u x norm[sex][floor(age0 + t)] / norm[sex][floor(age0)] per year, a factor
+    that is exactly 1 at entry and steps at each birthday. One-off QALY losses
+    are not adjusted. None leaves utilities constant.
     """
 
     state_costs: Mapping[str, Mapping[str, float]]
     state_utility: Mapping[str, float]
     event_costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     event_qaly_loss: Mapping[str, float] = field(default_factory=dict)
+    utility_age_norm: Mapping[str, tuple[float, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        norm = self.utility_age_norm
+        if norm is None:
+            return
+        clean = {sex: tuple(float(x) for x in norm.get(sex, ())) for sex in SEXES}
+        if set(norm) != set(SEXES) or any(
+                not values or not all(math.isfinite(x) and x > 0.0 for x in values)
+                for values in clean.values()):
+            msg = ("Valuation.utility_age_norm needs 'female' and 'male', each a non-empty "
+                   f"sequence of finite utilities > 0; got {norm!r}")
+            raise ParameterError(msg)
+        object.__setattr__(self, "utility_age_norm", clean)
 
 
 def reachable_nodes(pathway: Pathway) -> set[str]:
@@ -157,6 +265,7 @@ def reachable_nodes(pathway: Pathway) -> set[str]:
             chance = pathway.chances[node]
             todo += [o.to for o in chance.outcomes if o.to is not None]
             todo += [chance.then] if chance.then is not None else []
+            todo += [chance.guard.otherwise] if chance.guard is not None else []
     return seen
 
 
@@ -187,8 +296,12 @@ def check_pathway(pathway: Pathway, *, lifetime: bool = False,
             if tr.clock != STATE_CLOCK and tr.clock not in origins:
                 problems.append((state.name, f"transition '{tr.name}' uses clock '{tr.clock}', "
                                  "which no node sets as an origin"))
+            if tr.clock != STATE_CLOCK and isinstance(tr.time, AgeSpecificHazard):
+                problems.append((state.name, f"transition '{tr.name}' has an age-specific "
+                                 "hazard, which runs on the state clock only (time since "
+                                 f"entering the state), not on clock '{tr.clock}'"))
         m = state.mortality
-        mortal = m.excess_rate > 0 or (background and m.life_table_ratio > 0)
+        mortal = m.excess_rate > 0 or (background and m.final_ratio > 0)
         if lifetime and not mortal and not state.transitions:
             problems.append((state.name, f"state '{state.name}' has no death hazard and no way "
                              "out: with a lifetime horizon its patients would live forever "
@@ -208,6 +321,14 @@ def check_pathway(pathway: Pathway, *, lifetime: bool = False,
         ):
             problems.append((chance.name, f"chance '{chance.name}' needs 'then' for its "
                              "remainder"))
+        guard = chance.guard
+        if guard is not None:
+            if guard.otherwise != DEAD and guard.otherwise not in nodes:
+                problems.append((chance.name, f"chance '{chance.name}': guard goes to unknown "
+                                 f"node '{guard.otherwise}'"))
+            if guard.clock is not None and guard.clock not in origins:
+                problems.append((chance.name, f"chance '{chance.name}': guard uses clock "
+                                 f"'{guard.clock}', which no node sets as an origin"))
     reached = reachable_nodes(pathway)
     for node in sorted(nodes - reached):
         problems.append((node, f"'{node}' can never be reached from the start "

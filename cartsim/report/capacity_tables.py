@@ -62,7 +62,8 @@ def value_programme(scenario: Scenario, models: Mapping[str, StrategyModel],
     for arm in ARMS:
         model = models["immunosuppression" if arm == "immunosuppression" else "car_t"]
         outcomes[arm] = value_log(run.logs[arm], model.pathways, model.valuations,
-                                  run.cohort.group, rates, scenario.run.cost_factor)
+                                  run.cohort.group, rates, scenario.run.cost_factor,
+                                  age=run.cohort.age, female=run.cohort.female)
         labels[arm] = model.label + {"car_t": ", capacity as given",
                                      "car_t_unconstrained": ", unlimited capacity"}.get(arm, "")
     return CapacityResult(scenario, run, outcomes, labels)

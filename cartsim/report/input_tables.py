@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from cartsim.api import RunResult
 from cartsim.cohort import Cohort, describe_age, summarise_cohort
 from cartsim.engine.events import ALIVE, EventLog
+from cartsim.outcomes.age_norm import adjusted_sojourns
 from cartsim.outcomes.discounting import (
     discount_factor,
     discounted_duration,
@@ -26,22 +29,34 @@ from cartsim.vocabulary import COST_CATEGORIES, DEAD
 
 
 def parameters_table(scenario: Scenario) -> Table:
-    columns = ("name", "kind", "value", "unit", "given_value", "given_unit", "distribution",
-               "dist_mean", "dist_low_95", "dist_high_95", "dsa_low", "dsa_high", "source",
+    columns = ("name", "kind", "given_value", "given_unit", "price_year", "inflation", "value",
+               "unit", "distribution", "dist_mean", "dist_median", "point_vs_mean",
+               "dist_low_95", "dist_high_95", "dsa_low", "dsa_high", "includes", "source",
                "status", "default", "description")
     rows = []
     for name, p in scenario.parameters.items():
         dist = p.distribution
-        lo = hi = mean = None
+        lo = hi = mean = median = None
         if dist is not None and dist.name != "dirichlet":
             lo, hi = (float(x) for x in dist.interval(0.95))
-            mean = float(dist.mean)
+            mean, median = float(dist.mean), float(dist.ppf(0.5))
         description = PARAMETER_BY_NAME[name].description if name in PARAMETER_BY_NAME else ""
-        rows.append((name, p.kind, p.value, p.unit, p.given_value, p.given_unit,
-                     dist.describe() if dist is not None else "none (fixed)", mean, lo, hi,
-                     p.low, p.high, p.source, p.status, p.is_default, description))
-    notes = ("value is in model units (per year, years, currency); given_value and the "
-             "distribution are in the unit written in the scenario (given_unit).",
+        rows.append((name, p.kind, p.given_value, p.given_unit, p.price_year,
+                     p.inflation if p.kind == "cost" else None, p.value, p.unit,
+                     dist.describe() if dist is not None else "none (fixed)", mean, median,
+                     p.point_status(), lo, hi, p.low, p.high, ", ".join(p.includes), p.source,
+                     p.status, p.is_default, description))
+    notes = ("value is in model units (per year, years, currency, at the run's price year); "
+             "given_value and the distribution are in the unit and price year written in the "
+             "scenario (given_unit, price_year).",
+             "point_vs_mean: 'mean' when the point value (given_value) is the distribution's "
+             "mean, so the deterministic base case and the PSA agree on this input; "
+             "'differs: ...' gives the scenario's reason; 'DIFFERS: no reason given' flags a "
+             "point value that is neither. dist_median beside dist_mean shows the skew.",
+             "price_year and inflation: a cost written in price_year prices is multiplied by "
+             "inflation (medical-care CPI-U, BLS CUUR0000SAM, shipped table) to reach the run's "
+             "price year; value = given_value x inflation. includes: what the cost contains "
+             "(a state cost that includes an event's component is charged net of that event).",
              "status: R read in source, S secondary, U unverified, E analyst estimate "
              "(see evidence/PARAMETERS.md); default = not in the scenario file.")
     if scenario.model == "cart_vs_is":
@@ -49,7 +64,8 @@ def parameters_table(scenario: Scenario) -> Table:
     return Table("parameters", "Model inputs and their sources", columns, tuple(rows), notes,
                  {"value": "float", "given_value": "float", "dist_mean": "float",
                   "dist_low_95": "float", "dist_high_95": "float", "dsa_low": "float",
-                  "dsa_high": "float", "default": "text"})
+                  "dsa_high": "float", "default": "text", "dist_median": "float",
+                  "price_year": "int", "inflation": "float"})
 
 
 COHORT_COLUMNS = ("group", "patients", "share", "age_mean", "age_sd", "age_min", "age_max",
@@ -152,8 +168,14 @@ def trace_table(result: RunResult) -> Table:
             rate = sum(val.state_costs.get(state, {}).values()) * factor
             u = val.state_utility.get(state, 0.0)
             dc, do = float(discounted_duration(a, b, rc)), float(discounted_duration(a, b, ro))
+            q, q_undisc = u * do, u * (b - a)
+            if val.utility_age_norm is not None:  # utility steps at birthdays
+                qs = adjusted_sojourns(val.utility_age_norm, result.cohort.age[p:p + 1],
+                                       result.cohort.female[p:p + 1], np.array([a]),
+                                       np.array([b]), np.array([u]), ro)
+                q, q_undisc = float(qs[0][0]), float(qs[1][0])
             items.append((p, a, 2 + int(log.sojourn_seq[j]), ("sojourn", a, b, state, state, "", None, rate, u, None, None,
-                                    rate * dc, rate * (b - a), u * do, u * (b - a), do, b - a)))
+                                    rate * dc, rate * (b - a), q, q_undisc, do, b - a)))
         for j in range(len(log.recurring_sojourn)):
             k = int(log.recurring_sojourn[j])
             p = int(log.sojourn_patient[k])

@@ -23,6 +23,7 @@ from cartsim.scenario.model import Scenario
 from cartsim.vocabulary import THERAPY_CATEGORIES
 
 CLINICAL_PRICE = "costs.car_t.product"
+CLINICAL_RETREATMENT_PRICE = "costs.car_t.retreatment_product"
 
 
 def price_parameter(scenario: Scenario) -> str | None:
@@ -59,11 +60,15 @@ def one_time_tables(result: RunResult) -> list[Table]:
     scenario, run = result.scenario, result.scenario.run
     name = price_parameter(scenario)
     price = scenario.parameters[name].given_value if name else None
+    re_param = scenario.parameters.get(CLINICAL_RETREATMENT_PRICE)
+    re_price = re_param.given_value if re_param is not None and name == CLINICAL_PRICE else None
     keys = [wtp_key(w) for w in run.wtp]
     columns = ("strategy", "comparator", "variant", "therapy_cost", "product_units",
                "cost_offsets", "offsets_credited", "years_capped", "inc_cost", "inc_cost_mcse",
                "inc_qaly", "inc_qaly_mcse", "icer", "icer_status",
-               *[f"inmb_{k}" for k in keys], "price", *[f"value_based_price_{k}" for k in keys])
+               *[f"inmb_{k}" for k in keys], "price", *[f"value_based_price_{k}" for k in keys],
+               "retreatment_units", "retreatment_price",
+               *[f"value_based_price_per_charge_{k}" for k in keys])
     rows = []
     for s in result.strategies:
         if s == run.comparator:
@@ -71,13 +76,16 @@ def one_time_tables(result: RunResult) -> list[Table]:
         r = one_time_variants(result.outcomes[s].columns,
                               result.outcomes[run.comparator].columns,
                               annual_offsets(result, s), strategy=s,
-                              comparator=run.comparator, wtp=run.wtp, price=price)
+                              comparator=run.comparator, wtp=run.wtp, price=price,
+                              retreatment_price=re_price)
         for v in r.variants:
             rows.append((s, run.comparator, v.name, r.therapy_cost, _num(r.units), r.offsets,
                          v.offsets_credited, v.years_capped, v.inc_cost.mean,
                          _num(v.inc_cost.se), v.inc_qaly.mean, _num(v.inc_qaly.se),
                          _num(v.icer.value), v.icer.status, *[v.inmb[w] for w in run.wtp],
-                         price, *[_num(v.price[w]) for w in run.wtp]))
+                         price, *[_num(v.price[w]) for w in run.wtp],
+                         _num(r.retreatment_units), re_price,
+                         *[_num((v.price_per_charge or {}).get(w)) for w in run.wtp]))
     cur = f"{run.reported_currency} {run.reported_price_year}"
     notes = (
         "ICER's scenarios for single or short-term therapies (ICER adapted methods, 2019; "
@@ -92,17 +100,22 @@ def one_time_tables(result: RunResult) -> list[Table]:
         "subtracted). offsets_credited: the part counted in inc_cost. Costs per patient in "
         f"{cur}.",
         f"price: the product price as written in the scenario ({name or 'no single product-price parameter: NA'}). "
-        "product_units: discounted product charges per patient (incremental product cost / "
-        "price; re-infusions add charges). value_based_price_<wtp>: the price at which "
+        "product_units: discounted first-infusion product charges per patient (incremental "
+        "product cost / price). value_based_price_<wtp>: the price at which "
         "inmb_<wtp> = 0, i.e. price + inmb_<wtp> / product_units (cost is linear in the "
         "price; the same root `cartsim threshold --param costs.car_t.product` finds for "
-        "the standard variant).",
+        "the standard variant). It is the price PER FIRST INFUSION: a re-infusion's product "
+        "charge (retreatment_price, costs.car_t.retreatment_product) is held at its value. "
+        "value_based_price_per_charge_<wtp>: the one price for EVERY product charge (first "
+        "infusions and re-infusions, retreatment_units discounted re-infusion charges per "
+        "patient) at which inmb_<wtp> = 0.",
         "inc_cost_mcse: MCSE of the paired per-patient increments (for offset_cap, the "
         "capped amount held at its cohort-mean value). " + ICER_NOTE,
     )
     formats = {c: "money" for c in columns
                if c.startswith(("therapy", "cost", "offsets", "inc_cost", "icer", "inmb",
                                 "price", "value_based"))}
+    formats.update({"retreatment_units": "float", "retreatment_price": "money"})
     formats.update({"icer_status": "text", "variant": "text", "product_units": "float",
                     "inc_qaly": "qaly", "inc_qaly_mcse": "qaly", "years_capped": "int"})
     return [Table("one_time_therapy",

@@ -29,7 +29,8 @@ _FLOAT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _MD_CELL_SPLIT = re.compile(r"(?<!\\)\|")
 
 #: Tables in the order a reader wants them; any other table follows, then the inputs.
-TABLE_ORDER = ("summary", "psa_summary", "tornado", "threshold", "sweep", "costs", "events",
+TABLE_ORDER = ("summary", "psa_summary", "tornado", "threshold", "sweep", "costs",
+               "cost_composition", "events",
                "deaths", "benefit_risk", "subgroups", "cost_over_time", "state_occupancy",
                "ceac", "evpi", "evppi", "variance", "dsa", "psa", "patients", "trace")
 INPUTS_TABLE = "parameters"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cartsim.analysis.base_vs_psa import compare_base_with_psa
 from cartsim.analysis.psa import (
     ceac,
     ceaf,
@@ -108,14 +109,41 @@ def summary_table(res: PsaResult) -> Table:
         for w in range(len(run.wtp)):
             row += [None if i == comp else float(summ.inmb[w, i]), float(summ.prob_ce[w, i])]
         rows.append(tuple(row))
-    formats = {c: "money" for c in columns if c.startswith(("cost", "inc_cost", "icer", "inmb"))}
+    columns, rows, notes = _with_base_case(res, comp, columns, rows)
+    formats = {c: "money" for c in columns
+               if c.startswith(("cost", "inc_cost", "icer", "inmb", "base_cost", "base_inc_cost"))}
     formats.update({c: "qaly" for c in columns if "qaly" in c})
+    formats.update({"base_vs_psa": "text"})
     formats.update({c: "prob" for c in columns if c.startswith("p_ce")})
     formats.update({"icer_status": "text", "draws": "int"})
     return Table("psa_summary", "PSA summary (means over draws)", columns, tuple(rows),
                  (QUANTILE_NOTE, ICER_NOTE, "The ICER is the ratio of mean differences; "
-                  "p_ce_<wtp>: share of draws in which the strategy has the highest net benefit."),
-                 formats)
+                  "p_ce_<wtp>: share of draws in which the strategy has the highest net benefit.",
+                  *notes), formats)
+
+
+def _with_base_case(res: PsaResult, comp: int, columns: tuple[str, ...],
+                    rows: list[tuple[object, ...]]
+                    ) -> tuple[tuple[str, ...], list[tuple[object, ...]], tuple[str, ...]]:
+    """Add the deterministic base case beside the probabilistic means (when run)."""
+    if res.base is None:
+        return columns, rows, ()
+    base_cost = [res.base.means[s]["cost"] for s in res.strategies]
+    base_qaly = [res.base.means[s]["qaly"] for s in res.strategies]
+    words = {c.strategy: c for c in compare_base_with_psa(
+        base_cost, base_qaly, res.matrix("cost"), res.matrix("qaly"), res.strategies, comp,
+        res.scenario.run.wtp)}
+    out = []
+    for i, (s, row) in enumerate(zip(res.strategies, rows, strict=True)):
+        c = words.get(s)
+        out.append((*row, base_cost[i], base_qaly[i], c.base_inc_cost if c else None,
+                    c.base_inc_qaly if c else None, c.verdict if c else "comparator"))
+    note = ("base_*: the deterministic base case (every parameter at its point value, the "
+            "random numbers of draw 0, the same patients per draw); base_vs_psa says in words "
+            "whether it and the PSA means disagree in the sign of an increment or in the "
+            "decision (INMB > 0) at a willingness to pay.",)
+    return (*columns, "base_cost", "base_qaly", "base_inc_cost", "base_inc_qaly",
+            "base_vs_psa"), out, note
 
 
 def ceac_table(res: PsaResult, grid: np.ndarray) -> Table:

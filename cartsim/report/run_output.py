@@ -22,6 +22,7 @@ from cartsim.report.one_time_tables import one_time_tables
 from cartsim.report.run_tables import (
     benefit_risk_table,
     break_even,
+    cost_composition_table,
     cost_over_time_table,
     costs_table,
     deaths_table,
@@ -45,7 +46,7 @@ def run_tables(result: RunResult, *, trace: bool) -> list[Table]:
     grid, curves, offsets = break_even(result)
     tables = [
         summary_table(result, incs, offsets), frontier_table(result), costs_table(result, incs),
-        events_table(result),
+        cost_composition_table(result), events_table(result),
         deaths_table(result), benefit_risk_table(result), subgroups_table(result),
         cost_over_time_table(result, grid, curves), state_occupancy_table(result),
         *one_time_tables(result),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from cartsim.analysis.benefit_risk import benefit_risk
 from cartsim.analysis.cea import break_even_time, estimate_mean, incremental_analysis
 from cartsim.analysis.deterministic import (
     SUMMARY_MEASURES,
@@ -22,6 +23,7 @@ from cartsim.analysis.deterministic import (
 )
 from cartsim.api import RunResult
 from cartsim.engine.events import ALIVE
+from cartsim.outcomes.cost_composition import cost_composition
 from cartsim.outcomes.curves import used_points
 from cartsim.report.tables import Table
 from cartsim.scenario.settings import horizon_label
@@ -33,10 +35,6 @@ ICER_NOTE = ("ICER status: 'more costly, more effective' (ICER = extra cost per 
              "'undefined' (no QALY difference). NA = not applicable or not estimable.")
 MCSE_NOTE = ("*_mcse: Monte Carlo standard error of the mean (sd/sqrt(n)); for incremental "
              "values, of the paired per-patient differences (common random numbers).")
-BENEFITS = frozenset({"response", "response_retreatment", "to_low_activity"})
-NEUTRAL = frozenset({"start", "apheresis", "infusion", "reinfusion", "b_cell_recovery",
-                     "ig_replacement", "retreatment"})
-"""Pathway milestones that are neither a benefit nor a harm (left out of benefit-risk)."""
 
 
 def wtp_key(lam: float) -> str:
@@ -197,48 +195,57 @@ def deaths_table(result: RunResult) -> Table:
                   "mean_time": "float"})
 
 
-def _death_by(o_cols: Mapping[str, np.ndarray], years: float) -> np.ndarray:
-    return (o_cols["died"] == 1) & (o_cols["end_time"] <= years)
-
-
 def benefit_risk_table(result: RunResult) -> Table:
+    """The rows of :func:`cartsim.analysis.benefit_risk.benefit_risk` for every strategy."""
     run = result.scenario.run
-    columns = ("strategy", "comparator", "outcome", "kind", "per_1000_comparator",
-               "per_1000_strategy", "difference_per_1000", "difference_se_per_1000",
+    columns = ("strategy", "comparator", "section", "outcome", "unit", "comparator_value",
+               "strategy_value", "difference", "difference_se", "direction", "favours",
                "number_needed", "number_needed_type")
-    rows = []
     ref = result.outcomes[run.comparator]
+    rows = []
     for s, o in result.outcomes.items():
         if s == run.comparator:
             continue
-        outcomes: list[tuple[str, str, np.ndarray, np.ndarray]] = []
-        for label in o.event_names:
-            if label in NEUTRAL:
-                continue
-            kind = "benefit" if label in BENEFITS else "harm"
-            ref_flags = ref.columns.get(f"n_{label}", np.zeros(ref.n, dtype=np.int64)) > 0
-            outcomes.append((f"patients with {label}", kind, o.columns[f"n_{label}"] > 0, ref_flags))
-        for years in (5.0, 10.0):
-            outcomes.append((f"death within {years:g} years", "harm", _death_by(o.columns, years),
-                             _death_by(ref.columns, years)))
-        for name, kind, new, old in outcomes:
-            p_new, p_ref = proportion(new).mean, proportion(old).mean
-            diff = p_new - p_ref
-            d = (new.astype(float) - old.astype(float))
-            se = estimate_mean(d).se
-            nn_type, nn = None, None
-            if diff != 0:
-                more_is_good = kind == "benefit"
-                nn_type = "NNT" if (diff > 0) == more_is_good else "NNH"
-                nn = 1.0 / abs(diff)
-            rows.append((s, run.comparator, name, kind, 1000 * p_ref, 1000 * p_new, 1000 * diff,
-                         None if se is None else 1000 * se, nn, nn_type))
-    return Table("benefit_risk", "Benefit-risk: patients per 1,000 treated", columns, tuple(rows),
-                 ("NNT: patients treated with the strategy instead of the comparator for one more "
-                  "benefit (or one harm avoided); NNH: for one more harm. NA: no difference.",),
-                 {"per_1000_comparator": "float", "per_1000_strategy": "float",
-                  "difference_per_1000": "float", "difference_se_per_1000": "float",
-                  "number_needed": "float"})
+        for r in benefit_risk(o.columns, ref.columns, o.event_names, ref.event_names,
+                              run.horizon):
+            rows.append((s, run.comparator, r.section, r.outcome, r.unit, r.comparator,
+                         r.strategy, r.difference, r.difference_se, r.direction, r.favours,
+                         r.number_needed, r.number_needed_type))
+    notes = ("Differences are strategy minus comparator on the same patients, with their Monte "
+             "Carlo standard error (difference_se). all-cause death counts every cause, "
+             "treatment-related deaths included. added harms are events only the strategy "
+             "can cause. Transitions only one arm can make (response, relapse, low disease "
+             "activity) are not outcomes.",
+             "direction: whether the strategy has more or fewer; favours: which arm that "
+             "difference is good for. number_needed (patients-with-an-outcome rows only): NNT "
+             "when the difference favours the strategy (patients treated for one more benefit "
+             "or one harm avoided), NNH when it favours the comparator. NA: none.")
+    return Table("benefit_risk", "Benefit-risk against the comparator", columns, tuple(rows),
+                 notes, {"comparator_value": "float", "strategy_value": "float",
+                         "difference": "float", "difference_se": "float",
+                         "number_needed": "float", "unit": "text", "direction": "text",
+                         "favours": "text"})
+
+
+def cost_composition_table(result: RunResult) -> Table:
+    """Yearly cost of every state, by category and origin (state rate vs expected events)."""
+    run = result.scenario.run
+    models = {s: (m.pathways, m.valuations) for s, m in result.models.items()}
+    rows = tuple((r.strategy, r.group, r.state, r.category, r.origin, r.annual_cost)
+                 for r in cost_composition(models, run.cost_factor))
+    notes = ("annual_cost: cost of one year in the state (undiscounted). origin state: the "
+             "state's own yearly costs; events: the expected cost of the events that recur in "
+             "it (rate x cost of one event). The total row of each state is the sum of its "
+             "other rows.",
+             "A state cost that already includes flares or serious infections (an all-cause "
+             "claims figure) is charged net of their expected cost, so state + events equals "
+             "the sourced figure (README, 'Costs that add up'). One-off costs (infusion, "
+             "adverse events, a cancer's first year) are in the costs table.")
+    return Table("cost_composition",
+                 f"Yearly cost of each state by category and origin ({run.reported_currency} "
+                 f"{run.reported_price_year})",
+                 ("strategy", "group", "state", "category", "origin", "annual_cost"), rows,
+                 notes, {"annual_cost": "money", "origin": "text"})
 
 
 def subgroups_table(result: RunResult) -> Table:

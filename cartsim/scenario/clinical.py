@@ -13,16 +13,20 @@ from typing import Any
 from cartsim.checks import Problems, did_you_mean, join, number, text
 from cartsim.params.parameter import Parameter, parse_parameter
 from cartsim.scenario.clinical_schema import (
+    CHOICE_DEFAULTS,
     CLINICAL_PARAMETERS,
     PARAMETER_BY_NAME,
     RELAPSE_MODELS,
     STRUCTURAL_KEYS,
 )
 
+DEFAULT_PRICE_YEAR = 2024
+"""run.price_year when the file gives none (as in scenario.settings)."""
 ROOTS = ("conventional", "mortality", "cancer", "car_t", "costs", "utilities", "qaly_loss")
 CATEGORICAL_SETS = (
     ("car_t.crs", ("car_t.crs.grade_1", "car_t.crs.grade_2", "car_t.crs.grade_3")),
     ("car_t.icans", ("car_t.icans.grade_1_2", "car_t.icans.grade_3_4")),
+    ("car_t.licats", ("car_t.licats.grade_1", "car_t.licats.grade_2", "car_t.licats.grade_3")),
 )
 
 
@@ -46,13 +50,25 @@ def flatten(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def parse_clinical(raw: Mapping[str, Any], problems: Problems) -> tuple[dict[str, Parameter], str]:
-    """Every clinical parameter (defaults filled in) and the relapse model."""
+def run_price_year(raw: Mapping[str, Any]) -> int | None:
+    """The run's price year as the file gives it (settings validate it; a value that is not
+    a year here leaves costs uninflated, and settings report it)."""
+    run = raw.get("run")
+    year = run.get("price_year", DEFAULT_PRICE_YEAR) if isinstance(run, dict) else \
+        DEFAULT_PRICE_YEAR
+    return year if isinstance(year, int) and not isinstance(year, bool) else None
+
+
+def parse_clinical(raw: Mapping[str, Any], problems: Problems
+                   ) -> tuple[dict[str, Parameter], dict[str, str]]:
+    """Every clinical parameter (defaults filled in) and the structural choices
+    (``car_t.relapse.model``, ``utilities.age_adjustment``; defaults filled in)."""
     given = flatten({k: v for k, v in raw.items() if k in ROOTS})
-    relapse_model = "constant"
+    chosen = dict(CHOICE_DEFAULTS)
     for key, choices in STRUCTURAL_KEYS.items():
         if key in given:
-            relapse_model = text(given.pop(key), key, problems, choices=choices) or relapse_model
+            chosen[key] = text(given.pop(key), key, problems, choices=choices) or chosen[key]
+    relapse_model = chosen["car_t.relapse.model"]
     known = [p.name for p in CLINICAL_PARAMETERS] + list(STRUCTURAL_KEYS)
     for key, value in given.items():
         if key not in PARAMETER_BY_NAME:
@@ -60,9 +76,11 @@ def parse_clinical(raw: Mapping[str, Any], problems: Problems) -> tuple[dict[str
                          value.get("value"), did_you_mean(key, known))
     params: dict[str, Parameter] = {}
     missing: list[str] = []
+    target_year = run_price_year(raw)
     for definition in CLINICAL_PARAMETERS:
         if definition.name in given:
-            p = parse_parameter(given[definition.name], definition.name, definition.kind, problems)
+            p = parse_parameter(given[definition.name], definition.name, definition.kind, problems,
+                                target_year=target_year)
         elif definition.default is not None:
             p = parse_parameter(definition.default, definition.name, definition.kind, problems,
                                 is_default=True)
@@ -79,7 +97,7 @@ def parse_clinical(raw: Mapping[str, Any], problems: Problems) -> tuple[dict[str
             total = sum(params[n].value for n in names)
             number(total, f"{group} (sum of {', '.join(n.rsplit('.', 1)[1] for n in names)})",
                    problems, high=1.0, what="a total probability <= 1")
-    return params, relapse_model
+    return params, chosen
 
 
 def _check_relapse(model: str, given: Mapping[str, Any], problems: Problems) -> None:

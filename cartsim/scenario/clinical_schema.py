@@ -40,12 +40,20 @@ STRATEGY_LABELS = {"immunosuppression": "Conventional immunosuppression",
                    "car_t": "CD19 CAR-T (single infusion)"}
 
 
+ALL_CAUSE_CARE = ("all_cause", "outpatient", "hospital", "flares", "serious_infections")
+"""What an all-cause claims-based state cost contains besides drugs: a state cost that
+includes flares or serious infections is charged net of them (pathway.costing)."""
+
+
 @dataclass(frozen=True)
 class ParamDef:
     name: str
     kind: str
     description: str
     default: float | None = None
+    includes: tuple[str, ...] = ()
+    """For a cost: what its kind of source contains when the scenario does not say
+    (a value set with --set keeps the meaning of the parameter it replaces)."""
 
 
 _DEFS: tuple[ParamDef, ...] = (
@@ -67,13 +75,26 @@ _DEFS: tuple[ParamDef, ...] = (
     # Mortality.
     ParamDef("mortality.{d}.smr", "ratio",
              "all-cause mortality ratio vs the general population on conventional therapy"),
-    ParamDef("mortality.remission_ratio", "ratio",
-             "mortality ratio vs the general population in drug-free remission after CAR-T"),
+    ParamDef("mortality.{d}.smr_late", "ratio",
+             "mortality ratio from mortality.{d}.late_after years since diagnosis (0: the smr "
+             "applies for life)", 0.0),
+    ParamDef("mortality.{d}.late_after", "duration",
+             "years since diagnosis from which smr_late applies", 0.0),
+    ParamDef("mortality.disease_duration", "duration",
+             "years since diagnosis at model entry (places smr_late on the model clock)", 0.0),
+    ParamDef("mortality.remission_share", "probability",
+             "share of the disease's excess mortality (ratio - 1) that remains in B-cell "
+             "aplasia and drug-free remission after CAR-T (1 = no survival benefit)"),
     # Cancer.
-    ParamDef("cancer.background_rate", "rate", "general-population cancer incidence per year"),
-    ParamDef("cancer.sir.{d}", "ratio", "cancer incidence ratio on immunosuppression"),
-    ParamDef("cancer.sir_remission", "ratio", "cancer incidence ratio in drug-free remission"),
-    ParamDef("cancer.excess_mortality", "rate", "excess death rate per year after a cancer"),
+    ParamDef("cancer.incidence_scale", "ratio",
+             "multiplier on the shipped US first-cancer incidence by age and sex (1: as "
+             "published; 0 switches modelled cancers off)", 1.0),
+    ParamDef("cancer.sir.{d}", "ratio",
+             "cancer incidence ratio on immunosuppression (only the excess over 1 is modelled)"),
+    ParamDef("cancer.sir_remission", "ratio",
+             "cancer incidence ratio in drug-free remission (only the excess over 1 is modelled)"),
+    ParamDef("cancer.excess_mortality", "rate",
+             "cancer-specific excess death rate per year after a cancer"),
     # CAR-T pathway.
     ParamDef("car_t.manufacturing.time", "duration", "vein-to-vein time on bridging therapy"),
     ParamDef("car_t.manufacturing.failure", "probability",
@@ -83,6 +104,12 @@ _DEFS: tuple[ParamDef, ...] = (
     ParamDef("car_t.crs.grade_3", "probability", "cytokine release syndrome grade >= 3"),
     ParamDef("car_t.icans.grade_1_2", "probability", "ICANS grade 1-2"),
     ParamDef("car_t.icans.grade_3_4", "probability", "ICANS grade 3-4"),
+    ParamDef("car_t.licats.grade_1", "probability",
+             "LICATS worst grade 1 (self-limiting) during B-cell aplasia", 0.0),
+    ParamDef("car_t.licats.grade_2", "probability",
+             "LICATS worst grade 2 (steroids > 1 week or inner organ)", 0.0),
+    ParamDef("car_t.licats.grade_3", "probability",
+             "LICATS worst grade 3 (new or prolonged hospitalisation)", 0.0),
     ParamDef("car_t.early_infection", "probability",
              "infection needing hospital admission in the first months"),
     ParamDef("car_t.treatment_death", "probability", "treatment-related death per infusion"),
@@ -102,37 +129,65 @@ _DEFS: tuple[ParamDef, ...] = (
              "years over which protection wanes to the full relapse hazard (waning shape)", 0.0),
     ParamDef("car_t.retreatment.probability", "probability", "relapsed patients re-infused", 0.0),
     ParamDef("car_t.retreatment.response", "probability", "drug-free remission after re-infusion", 0.0),
+    ParamDef("car_t.retreatment.max_age", "duration",
+             "oldest age at which a relapse is re-treated (years of age)", 120.0),
+    ParamDef("car_t.retreatment.window", "duration",
+             "years after the FIRST infusion within which a relapse is re-treated", 120.0),
     ParamDef("car_t.t_cell_malignancy.probability", "probability",
-             "CAR-T-associated T-cell malignancy per infusion, within the window"),
-    ParamDef("car_t.t_cell_malignancy.window", "duration", "years after infusion the risk applies"),
+             "CAR-T-associated T-cell malignancy per infusion (lifetime)"),
+    ParamDef("car_t.t_cell_malignancy.onset_median", "duration",
+             "median time from infusion to a T-cell malignancy (exponential onset)"),
     ParamDef("car_t.t_cell_malignancy.excess_mortality", "rate",
              "excess death rate per year after a T-cell malignancy"),
     ParamDef("car_t.second_cancer.excess_rate", "rate",
              "other second cancers per year after infusion, over background", 0.0),
     # Costs.
-    ParamDef("costs.car_t.product", "cost", "CAR-T product (one-off per infusion)"),
+    ParamDef("costs.car_t.product", "cost", "CAR-T product (one-off per first infusion)",
+             includes=("product",)),
+    ParamDef("costs.car_t.retreatment_product", "cost",
+             "product charge of a re-infusion (stored cells or re-manufacture)",
+             includes=("product",)),
     ParamDef("costs.car_t.episode", "cost",
-             "apheresis, bridging, lymphodepletion and infusion admission, excluding product"),
-    ParamDef("costs.car_t.monitoring", "cost", "monitoring per year in drug-free remission"),
-    ParamDef("costs.ivig", "cost", "immunoglobulin replacement per year"),
-    ParamDef("costs.{d}.active.drugs", "cost", "immunosuppressive drugs per year, active disease"),
-    ParamDef("costs.{d}.active.care", "cost", "other disease care per year, active disease"),
-    ParamDef("costs.{d}.low_activity.drugs", "cost", "drugs per year, low disease activity"),
-    ParamDef("costs.{d}.low_activity.care", "cost", "other care per year, low disease activity"),
-    ParamDef("costs.crs.grade_1", "cost", "management of CRS grade 1"),
-    ParamDef("costs.crs.grade_2", "cost", "management of CRS grade 2"),
-    ParamDef("costs.crs.grade_3", "cost", "management of CRS grade >= 3"),
-    ParamDef("costs.icans.grade_1_2", "cost", "management of ICANS grade 1-2"),
-    ParamDef("costs.icans.grade_3_4", "cost", "management of ICANS grade 3-4"),
-    ParamDef("costs.infection", "cost", "serious infection (hospital admission)"),
-    ParamDef("costs.flare.mild", "cost", "mild flare"),
-    ParamDef("costs.flare.moderate", "cost", "moderate flare"),
-    ParamDef("costs.flare.severe", "cost", "severe flare"),
-    ParamDef("costs.cancer.initial", "cost", "first-year treatment of a cancer (one-off)"),
-    ParamDef("costs.cancer.annual", "cost", "ongoing cancer care per year"),
+             "apheresis, bridging, lymphodepletion and infusion admission, excluding product",
+             includes=("apheresis", "lymphodepletion", "infusion_episode", "hospital")),
+    ParamDef("costs.car_t.monitoring", "cost", "monitoring per year in drug-free remission",
+             includes=("monitoring",)),
+    ParamDef("costs.ivig", "cost", "immunoglobulin replacement per year",
+             includes=("immunoglobulin",)),
+    ParamDef("costs.{d}.active.drugs", "cost", "immunosuppressive drugs per year, active disease",
+             includes=("drugs",)),
+    ParamDef("costs.{d}.active.care", "cost", "other disease care per year, active disease",
+             includes=ALL_CAUSE_CARE),
+    ParamDef("costs.{d}.low_activity.drugs", "cost", "drugs per year, low disease activity",
+             includes=("drugs",)),
+    ParamDef("costs.{d}.low_activity.care", "cost", "other care per year, low disease activity",
+             includes=ALL_CAUSE_CARE),
+    ParamDef("costs.crs.grade_1", "cost", "management of CRS grade 1", includes=("crs",)),
+    ParamDef("costs.crs.grade_2", "cost", "management of CRS grade 2", includes=("crs",)),
+    ParamDef("costs.crs.grade_3", "cost", "management of CRS grade >= 3", includes=("crs",)),
+    ParamDef("costs.icans.grade_1_2", "cost", "management of ICANS grade 1-2",
+             includes=("icans",)),
+    ParamDef("costs.icans.grade_3_4", "cost", "management of ICANS grade 3-4",
+             includes=("icans",)),
+    ParamDef("costs.licats.grade_1", "cost", "management of LICATS grade 1", 0.0,
+             includes=("licats",)),
+    ParamDef("costs.licats.grade_2", "cost", "management of LICATS grade 2", 0.0,
+             includes=("licats",)),
+    ParamDef("costs.licats.grade_3", "cost", "management of LICATS grade 3 (hospitalisation)",
+             0.0, includes=("licats", "hospital")),
+    ParamDef("costs.infection", "cost", "serious infection (hospital admission)",
+             includes=("serious_infections", "hospital")),
+    ParamDef("costs.flare.mild", "cost", "mild flare", includes=("flares",)),
+    ParamDef("costs.flare.moderate", "cost", "moderate flare", includes=("flares",)),
+    ParamDef("costs.flare.severe", "cost", "severe flare", includes=("flares",)),
+    ParamDef("costs.cancer.initial", "cost", "first-year treatment of a cancer (one-off)",
+             includes=("cancer_care",)),
+    ParamDef("costs.cancer.annual", "cost", "ongoing cancer care per year",
+             includes=("cancer_care", "end_of_life")),
     ParamDef("costs.t_cell_malignancy.initial", "cost",
-             "first-year treatment of a T-cell malignancy (one-off)"),
-    ParamDef("costs.t_cell_malignancy.annual", "cost", "ongoing care per year after it"),
+             "first-year treatment of a T-cell malignancy (one-off)", includes=("cancer_care",)),
+    ParamDef("costs.t_cell_malignancy.annual", "cost", "ongoing care per year after it",
+             includes=("cancer_care", "end_of_life")),
     # Utilities and QALY losses.
     ParamDef("utilities.{d}.active", "utility", "active refractory disease"),
     ParamDef("utilities.{d}.low_activity", "utility", "low disease activity on therapy"),
@@ -148,6 +203,9 @@ _DEFS: tuple[ParamDef, ...] = (
     ParamDef("qaly_loss.flare.mild", "qaly_loss", "one-off QALY loss, mild flare"),
     ParamDef("qaly_loss.flare.moderate", "qaly_loss", "one-off QALY loss, moderate flare"),
     ParamDef("qaly_loss.flare.severe", "qaly_loss", "one-off QALY loss, severe flare"),
+    ParamDef("qaly_loss.licats.grade_1", "qaly_loss", "one-off QALY loss, LICATS grade 1", 0.0),
+    ParamDef("qaly_loss.licats.grade_2", "qaly_loss", "one-off QALY loss, LICATS grade 2", 0.0),
+    ParamDef("qaly_loss.licats.grade_3", "qaly_loss", "one-off QALY loss, LICATS grade 3", 0.0),
     ParamDef("qaly_loss.car_t.procedure", "qaly_loss",
              "one-off QALY loss of lymphodepletion and the infusion admission"),
 )
@@ -158,8 +216,9 @@ def clinical_parameters() -> tuple[ParamDef, ...]:
     out: list[ParamDef] = []
     for p in _DEFS:
         if "{d}" in p.name:
-            out += [ParamDef(p.name.format(d=d), p.kind, f"{p.description} ({d.upper()})",
-                             p.default) for d in DISEASES]
+            out += [ParamDef(p.name.format(d=d), p.kind,
+                             f"{p.description.format(d=d)} ({d.upper()})", p.default,
+                             p.includes) for d in DISEASES]
         else:
             out.append(p)
     return tuple(out)
@@ -167,5 +226,11 @@ def clinical_parameters() -> tuple[ParamDef, ...]:
 
 CLINICAL_PARAMETERS = clinical_parameters()
 PARAMETER_BY_NAME = {p.name: p for p in CLINICAL_PARAMETERS}
-STRUCTURAL_KEYS = {"car_t.relapse.model": RELAPSE_MODELS}
+AGE_ADJUSTMENTS = ("multiplicative", "none")
+STRUCTURAL_KEYS = {"car_t.relapse.model": RELAPSE_MODELS,
+                   "utilities.age_adjustment": AGE_ADJUSTMENTS}
 """Text-valued inputs (choices, not numbers)."""
+CHOICE_DEFAULTS = {"car_t.relapse.model": "constant",
+                   "utilities.age_adjustment": "multiplicative"}
+"""The choice made when a scenario names none: utilities are age-adjusted by default
+(general-population EQ-5D norms by age and sex, multiplicatively; NICE 2022 manual, ICER)."""

@@ -133,6 +133,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     title = text(raw.get("title", name), "title", problems) or name
     description = text(raw.get("description", ""), "description", problems, max_len=5000) or ""
     relapse_model = "constant"
+    choices: dict[str, str] = {}
     custom = {}
     if model == "custom":
         for key in ROOTS:
@@ -149,7 +150,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         if "strategies" in raw:
             problems.add("strategies", "strategy tables need model = \"custom\"", None,
                          did_you_mean("strategies", TOP_KEYS), has_value=False)
-        params, relapse_model = parse_clinical(raw, problems)
+        params, choices = parse_clinical(raw, problems)
+        relapse_model = choices["car_t.relapse.model"]
         strategies, labels, groups = STRATEGIES, dict(STRATEGY_LABELS), DISEASES
         sets = tuple(names for _, names in CATEGORICAL_SETS)
     run = parse_run(raw.get("run"), name, strategies, problems)
@@ -162,6 +164,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         raise ScenarioError(source, problems)
     fingerprint = {
         "model": model, "relapse_model": relapse_model,
+        **({"choices": choices} if choices else {}),
         "run": {k: v for k, v in run.__dict__.items() if k != "output"},
         "cohort": _cohort_fingerprint(cohort, source), "parameters": {k: _param_fingerprint(p) for k, p in params.items()},
         "custom": {name: dataclasses.asdict(spec) for name, spec in custom.items()},
@@ -170,7 +173,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,
-        cohort=cohort, parameters=params, relapse_model=relapse_model, strategies=strategies,
+        cohort=cohort, parameters=params, relapse_model=relapse_model, choices=choices,
+        strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
         base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
         warnings=merge_warnings(notes or {}, params, fixed),

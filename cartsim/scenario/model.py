@@ -170,6 +170,9 @@ class Scenario:
     """Parameters drawn jointly in PSA ([[correlations]], [[dirichlet]])."""
     capacity: CapacitySpec | None = None
     """The optional [capacity] table (cartsim capacity); None without one."""
+    choices: Mapping[str, str] = field(default_factory=dict)
+    """Structural choices of the clinical model by dotted key (``car_t.relapse.model``,
+    ``utilities.age_adjustment``), defaults filled in; empty for a custom model."""
     warnings: tuple[str, ...] = ()
     """Things the file does that are legal but probably unintended (e.g. a bare number
     in a variant that drops its parent's distribution); shown by check, run and psa on

@@ -28,7 +28,7 @@ BASE = REPO / "scenarios" / "base.toml"
 SHIPPED = REPO / "scenarios" / "capacity.toml"
 SEED = 20240601
 Z = 4.0
-IMMORTAL = ('run.life_table="none"', "run.horizon=10", "cancer.background_rate=0",
+IMMORTAL = ('run.life_table="none"', "run.horizon=10", "cancer.incidence_scale=0",
             "car_t.manufacturing.failure=0")
 
 SMALL = """

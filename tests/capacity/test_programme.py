@@ -42,8 +42,10 @@ def test_unconstrained_arm_equals_a_plain_simpy_run(cap):
     car_t = models["car_t"]
     log = simulate_simpy(car_t.pathways, result.run.cohort, life_table=life_table,
                          horizon=s.run.horizon, streams=Streams(cap.seed))
-    plain = value_log(log, car_t.pathways, car_t.valuations, result.run.cohort.group,
-                      discount_rates(s), s.run.cost_factor)
+    cohort = result.run.cohort
+    plain = value_log(log, car_t.pathways, car_t.valuations, cohort.group,
+                      discount_rates(s), s.run.cost_factor, age=cohort.age,
+                      female=cohort.female)
     same_columns(result.outcomes["car_t_unconstrained"], plain)
 
 

@@ -103,9 +103,9 @@ def test_scenario_changes_lists_model_value_and_cohort_differences():
 
     base = load_scenario(ROOT / "scenarios" / "base.toml")
     optimistic = load_scenario(ROOT / "scenarios" / "durability_optimistic.toml")
-    ratio = base.parameters["mortality.remission_ratio"].given_value
+    share = base.parameters["mortality.remission_share"].given_value
     assert scenario_changes(optimistic, base) == (
-        "car_t.relapse.model: constant -> none", f"mortality.remission_ratio: {ratio:g} -> 1")
+        "car_t.relapse.model: constant -> none", f"mortality.remission_share: {share:g} -> 0")
     assert scenario_changes(base, base) == ()
     sle = load_scenario(ROOT / "scenarios" / "sle.toml")
     shares = {g.name: g.weight / sum(x.weight for x in base.cohort.groups)

@@ -131,11 +131,15 @@ def test_joint_draws_reach_the_psa_outputs(tmp_path):
 def test_draws_made_in_chunks_merge_to_one_call(tmp_path):
     """Workers draw their own chunk's values; merged in draw order they equal one call for
     every draw (values, clipped counts and rescaled sets alike)."""
-    # Without base.toml's Dirichlet set the CRS grades are drawn independently, so
-    # some draws need rescaling, which the merge must count as one call does.
+    # Without base.toml's Dirichlet sets the CRS grades are drawn independently (here the
+    # wide Mueller 2024 Jeffreys priors), so some draws need rescaling, which the merge
+    # must count as one call does.
     path = tmp_path / "independent_crs.toml"
     path.write_text(f'extends = "{(ROOT / "scenarios" / "base.toml").as_posix()}"\n'
-                    "dirichlet = []\n")
+                    "dirichlet = []\n"
+                    '[car_t.crs.grade_1]\ndist = "beta"\nalpha = 10.5\nbeta = 5.5\n'
+                    '[car_t.crs.grade_2]\ndist = "beta"\nalpha = 1.5\nbeta = 14.5\n'
+                    '[car_t.crs.grade_3]\ndist = "beta"\nalpha = 0.5\nbeta = 15.5\n')
     s = cartsim.load_scenario(path)
     whole = draw_values(s, range(1, 301), 4)
     parts = [draw_values(s, ks, 4) for ks in (range(101, 301), range(1, 101))]

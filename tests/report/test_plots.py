@@ -57,11 +57,15 @@ def known(tmp_path) -> Path:
         "summary": "strategy,label,break_even_years\nusual,Usual care,NA\nnew,New $drug$,2.5\n",
         "cost_over_time": "time,cumulative_cost_usual,cumulative_cost_new\n"
                           "0.0,0.0,500.0\n1.0,400.0,700.0\n4.0,1600.0,900.0\n",
-        "benefit_risk": "strategy,comparator,outcome,kind,per_1000_comparator,per_1000_strategy,"
-                        "difference_per_1000,difference_se_per_1000,number_needed,"
-                        "number_needed_type\n"
-                        "new,usual,patients with response,benefit,0.0,800.0,800.0,10.0,1.25,NNT\n"
-                        "new,usual,patients with crs_grade_3,harm,0.0,20.0,20.0,4.0,50.0,NNH\n",
+        "benefit_risk": "strategy,comparator,section,outcome,unit,comparator_value,"
+                        "strategy_value,difference,difference_se,direction,favours,"
+                        "number_needed,number_needed_type\n"
+                        "new,usual,all-cause death,deaths within 5 years,\"per 1,000 patients\","
+                        "100.0,80.0,-20.0,5.0,fewer,strategy,50.0,NNT\n"
+                        "new,usual,outcomes both arms can have,QALYs (discounted),per patient,"
+                        "10.0,12.0,2.0,0.1,more,strategy,NA,NA\n"
+                        "new,usual,added harms,patients with crs_grade_3,\"per 1,000 patients\","
+                        "0.0,20.0,20.0,4.0,more,comparator,50.0,NNH\n",
     })
 
 
@@ -121,8 +125,13 @@ def test_evppi_plot_is_skipped_when_every_value_is_zero(known):
 def test_benefit_risk_bars_are_differences_per_1000(known):
     fig = plots_run.benefit_risk(read_results_folder(known))
     ax = fig.axes[0]
-    assert [p.get_width() for p in ax.patches] == [800.0, 20.0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["response", "CRS grade 3"]
+    # Rows per patient (QALYs) are not bars; each bar is coloured by the arm it favours.
+    assert [p.get_width() for p in ax.patches] == [-20.0, 20.0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["deaths within 5 years",
+                                                            "patients with CRS grade 3"]
+    assert [p.get_facecolor()[:3] for p in ax.patches] == [
+        pytest.approx((0x2c / 255, 0xa0 / 255, 0x2c / 255)),
+        pytest.approx((0xd6 / 255, 0x27 / 255, 0x28 / 255))]
     assert "per 1,000" in ax.get_xlabel()
 
 

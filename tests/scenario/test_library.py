@@ -45,7 +45,15 @@ def test_library_files_are_all_shipped():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_scenario_loads_and_builds(path):
-    prepare(load_scenario(path))
+    """Every shipped file loads without a warning (nothing it sets is silently fixed or
+    merged in a way it did not mean) and builds a pathway and a valuation for every
+    strategy and patient group."""
+    scenario = load_scenario(path)
+    assert scenario.warnings == (), scenario.warnings
+    models, _ = prepare(scenario)
+    assert set(models) == set(scenario.strategies)
+    for model in models.values():
+        assert model.pathways and set(model.pathways) == set(model.valuations)
 
 
 def _set_parameters(path: Path) -> dict[str, object]:

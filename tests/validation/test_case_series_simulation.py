@@ -19,7 +19,7 @@ SERIES = ROOT / "scenarios" / "case_series.toml"
 SHIPPED_TEXT = (ROOT / "cartsim" / "data" / "case_series.toml").read_text(encoding="utf-8")
 # No death before B-cell recovery: no life table, no cancers, no treatment deaths.
 NO_DEATH = ("run.life_table=\"none\"", "run.horizon=10", "car_t.treatment_death=0",
-            "cancer.background_rate=0", "car_t.t_cell_malignancy.probability=0")
+            "cancer.incidence_scale=0", "car_t.t_cell_malignancy.probability=0")
 
 
 def facts(result):

@@ -91,28 +91,30 @@ def test_pooling_adds_independent_reports_and_refuses_the_same_patients():
 def test_base_scenario_priors_are_the_jeffreys_priors_of_the_data():
     s = load_scenario(BASE)
     p = s.parameters
-    assert p["car_t.response.sle"].distribution == Beta(8.5, 0.5)
-    assert p["car_t.response.ssc"].distribution == Beta(6.5, 0.5)          # Auth 2024, 6/6
-    assert p["car_t.crs.grade_1"].distribution == Beta(10.5, 5.5)
-    assert p["car_t.relapse.rate"].distribution == Gamma(0.5, 1 / 18.75)
-    assert "evidence muller2024.sle.response" in p["car_t.response.sle"].source
-    assert p["car_t.response.sle"].value == 0.94                           # point value kept
+    assert p["car_t.response.sle"].distribution == Beta(45.5, 19.5)       # pooled DORIS 45/64
+    assert p["car_t.response.ssc"].distribution == Beta(7.5, 1.5)  # Auth 6/6 + rese-cel 1/2
+    assert p["car_t.response.iim"].distribution == Beta(10.5, 1.5)  # Muller 3/3 + rese-cel 7/8
+    assert p["car_t.treatment_death"].distribution == Beta(1.5, 144.5)    # pooled 1/145
+    assert p["car_t.relapse.rate"].distribution == Gamma(1.5, 1 / 100)   # 1 relapse, ~100 PY
+    assert "evidence nordmann_gomes2025.sle.doris_remission" in p["car_t.response.sle"].source
+    # The point value is the prior's mean, so the base case and the PSA agree.
+    assert p["car_t.response.sle"].value == pytest.approx(45.5 / 65, abs=1e-12)
 
 
 def test_changing_a_count_changes_the_prior(tmp_path):
-    """The data drive the prior: 6 of 8 instead of 8 of 8 gives Beta(6.5, 2.5)."""
-    old = '[facts.muller2024.sle.response]\nkind = "proportion"\nevents = 8\n'
+    """The data drive the prior: 40 of 64 instead of 45 of 64 gives Beta(40.5, 24.5)."""
+    old = '[facts.nordmann_gomes2025.sle.doris_remission]\nkind = "proportion"\nevents = 45\n'
     assert old in SHIPPED_TEXT
     path = tmp_path / "evidence.toml"
-    path.write_text(SHIPPED_TEXT.replace(old, old.replace("events = 8", "events = 6")),
+    path.write_text(SHIPPED_TEXT.replace(old, old.replace("events = 45", "events = 40")),
                     encoding="utf-8")
     shipped = load_scenario(BASE)
     with use_evidence(load_evidence(path)):
         changed = load_scenario(BASE)
-    assert changed.parameters["car_t.response.sle"].distribution == Beta(6.5, 2.5)
-    assert "6 of 8" in changed.parameters["car_t.response.sle"].source
+    assert changed.parameters["car_t.response.sle"].distribution == Beta(40.5, 24.5)
+    assert "40 of 64" in changed.parameters["car_t.response.sle"].source
     assert changed.canonical_hash != shipped.canonical_hash
-    assert load_scenario(BASE).parameters["car_t.response.sle"].distribution == Beta(8.5, 0.5)
+    assert load_scenario(BASE).parameters["car_t.response.sle"].distribution == Beta(45.5, 19.5)
 
 
 def test_a_parameter_without_value_takes_the_prior_mean_and_status(tmp_path):

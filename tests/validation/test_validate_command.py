@@ -47,9 +47,16 @@ def test_strict_fails_on_an_inconsistent_scenario_and_names_the_driver(cli, read
     assert row["response_sle"]["flag"] == "inconsistent"
     assert "car_t.response.sle=0.05" in row["response_sle"]["drivers"]
     assert "car_t.response.sle=0.05" in strict.stdout
+    # With the index series' own response rates (response_erlangen.toml) every fact is
+    # consistent; with the pooled 2025 rates of base.toml, 15 of 15 drug-free at last
+    # follow-up is not (the Erlangen series did better than the pooled evidence).
+    erlangen = ["--set", "car_t.response.sle=0.944444", "--set", "car_t.response.ssc=0.928571"]
     consistent = cli(["validate", SERIES, "--replicates", "200", "--strict", "--quiet",
-                      "--out", tmp_path / "ok"])
+                      *erlangen, "--out", tmp_path / "ok"])
     assert consistent.exit_code == 0 and consistent.stdout == ""
+    pooled = cli(["validate", SERIES, "--replicates", "200", "--strict", "--quiet",
+                  "--out", tmp_path / "pooled"])
+    assert pooled.exit_code == 1 and "drug_free_at_last_follow_up" in pooled.stderr
 
 
 def test_bad_file_exits_2_listing_every_error_and_writes_nothing(cli, tmp_path):
@@ -99,4 +106,5 @@ def test_params_shows_the_derived_prior_and_its_evidence(cli):
     result = cli(["params", BASE, "--format", "csv"])
     assert result.exit_code == 0, result.output
     line = next(x for x in result.stdout.splitlines() if x.startswith("car_t.response.sle,"))
-    assert "Beta(8.5, 0.5)" in line and "evidence muller2024.sle.response" in line
+    assert "Beta(45.5, 19.5)" in line
+    assert "evidence nordmann_gomes2025.sle.doris_remission" in line
