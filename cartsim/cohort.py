@@ -8,7 +8,7 @@ Rows read from a file are ordered by ``patient_id``, so permuting the file's
 rows changes nothing.
 
 A cohort file is read by :func:`read_cohort` only, which ``check`` and ``run``
-both reach through :func:`cartsim.api.prepare`: what one refuses, so does the
+both reach through :func:`cartsim.study.prepare.prepare`: what one refuses, so does the
 other. :func:`check_ages` refuses patients older than the life table covers.
 """
 

@@ -52,16 +52,42 @@ class StrategyModel:
 
 def build_model(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
     """Pathways and valuations of every strategy; ScenarioError on structural problems."""
+    pathways = {name: strategy_pathways(scenario, name, values) for name in model_order(scenario)}
+    valuations = build_valuations(scenario, values, pathways)
+    check_pathways(scenario, pathways)
+    return {name: StrategyModel(name, scenario.strategy_labels[name], pathways[name],
+                                valuations[name]) for name in pathways}
+
+
+def model_order(scenario: Scenario) -> tuple[str, ...]:
+    """The strategies in the order their models are built (a custom model's as written)."""
+    return tuple(scenario.custom) if scenario.model == "custom" else scenario.strategies
+
+
+def strategy_pathways(scenario: Scenario, strategy: str, values: Mapping[str, float]
+                      ) -> dict[str, Pathway]:
+    """The pathway of ``strategy`` for each patient group at ``values``.
+
+    It reads parameters only through ``values[name]``, so a caller can record the
+    names a strategy's simulation depends on (``cartsim.study.runner``): every other
+    parameter only values what was simulated.
+    """
     if scenario.model == "custom":
-        out = {name: _custom_strategy(spec, values, scenario.strategy_labels[name])
-               for name, spec in scenario.custom.items()}
-    else:
-        out = _clinical(scenario, values)
+        return {"all": _custom_pathway(scenario.custom[strategy], values)}
+    v = values.__getitem__
+    if strategy == "immunosuppression":
+        return {d: Pathway(strategy="immunosuppression", start="active",
+                           states=conventional_states(d, v)) for d in DISEASES}
+    return {d: car_t_pathway(d, v, scenario.relapse_model) for d in DISEASES}
+
+
+def check_pathways(scenario: Scenario, pathways: Mapping[str, Mapping[str, Pathway]]) -> None:
+    """ScenarioError naming every structural problem of the strategies' pathways."""
     lifetime = math.isinf(scenario.run.horizon)
     background = scenario.run.life_table != "none"
     problems: list[Problem] = []
-    for name, model in out.items():
-        for pw in model.pathways.values():
+    for name, by_group in pathways.items():
+        for pw in by_group.values():
             for node, message in check_pathway(pw, lifetime=lifetime, background=background):
                 kind = "chances" if node in pw.chances else "states"
                 path = f"strategies.{name}.{kind}.{node}" if scenario.model == "custom" \
@@ -69,10 +95,23 @@ def build_model(scenario: Scenario, values: Mapping[str, float]) -> dict[str, St
                 problems.append(Problem(path, message, None, has_value=False))
     if problems:
         raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
-    return out
 
 
-def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
+def build_valuations(scenario: Scenario, values: Mapping[str, float],
+                     pathways: Mapping[str, Mapping[str, Pathway]]
+                     ) -> dict[str, dict[str, Valuation]]:
+    """Each strategy's valuation per patient group: state costs and utilities, event
+    costs and QALY losses at ``values``. A valuation reads the pathways too (a state
+    cost net of the events recurring in it), never the other way round."""
+    if scenario.model == "custom":
+        return {name: {"all": _custom_valuation(scenario.custom[name], values)}
+                for name in pathways}
+    return _clinical_valuations(scenario, values, pathways)
+
+
+def _clinical_valuations(scenario: Scenario, values: Mapping[str, float],
+                         pathways: Mapping[str, Mapping[str, Pathway]]
+                         ) -> dict[str, dict[str, Valuation]]:
     v = values.__getitem__
 
     def includes(name: str) -> tuple[str, ...]:
@@ -84,14 +123,12 @@ def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, Stra
         definition = PARAMETER_BY_NAME.get(name)
         return definition.includes if definition is not None else ()
 
-    conventional, conv_val, car_t, car_t_val = {}, {}, {}, {}
+    conv_val, car_t_val = {}, {}
     short: list[Shortfall] = []
     for d in DISEASES:
-        conventional[d] = Pathway(strategy="immunosuppression", start="active",
-                                  states=conventional_states(d, v))
-        conv_val[d], missing = conventional_valuation(d, v, conventional[d].states, includes)
-        car_t[d] = car_t_pathway(d, v, scenario.relapse_model)
-        car_t_val[d], more = car_t_valuation(d, v, car_t[d], includes)
+        conv_val[d], missing = conventional_valuation(
+            d, v, pathways["immunosuppression"][d].states, includes)
+        car_t_val[d], more = car_t_valuation(d, v, pathways["car_t"][d], includes)
         short += missing + more
     norm = eq5d_norms() if scenario.choices.get("utilities.age_adjustment") == \
         "multiplicative" else None
@@ -101,12 +138,7 @@ def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, Stra
     if short and values == scenario.point_values():
         problems = [Problem(f.parameter, f.message(), f.amount) for f in short]
         raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
-    return {
-        "immunosuppression": StrategyModel(
-            "immunosuppression", scenario.strategy_labels["immunosuppression"], conventional,
-            conv_val),
-        "car_t": StrategyModel("car_t", scenario.strategy_labels["car_t"], car_t, car_t_val),
-    }
+    return {"immunosuppression": conv_val, "car_t": car_t_val}
 
 
 def _time(tr: CustomTransition, values: Mapping[str, float]) -> SurvivalModel:
@@ -124,8 +156,7 @@ def _time(tr: CustomTransition, values: Mapping[str, float]) -> SurvivalModel:
     return make_survival(tr.dist, **args)  # type: ignore[arg-type]
 
 
-def _custom_strategy(spec: CustomStrategy, values: Mapping[str, float],
-                     label: str) -> StrategyModel:
+def _custom_pathway(spec: CustomStrategy, values: Mapping[str, float]) -> Pathway:
     def val(ref: str | None, default: float = 0.0) -> float:
         return values[ref] if ref is not None else default
 
@@ -145,8 +176,14 @@ def _custom_strategy(spec: CustomStrategy, values: Mapping[str, float],
                                      for o in c.outcomes), then=c.then, origin=c.origin)
         for c in spec.chances.values()
     }
-    pathway = Pathway(strategy=spec.name, start=spec.start, states=states, chances=chances)
-    valuation = Valuation(
+    return Pathway(strategy=spec.name, start=spec.start, states=states, chances=chances)
+
+
+def _custom_valuation(spec: CustomStrategy, values: Mapping[str, float]) -> Valuation:
+    def val(ref: str | None, default: float = 0.0) -> float:
+        return values[ref] if ref is not None else default
+
+    return Valuation(
         state_costs={s.name: {cat: values[ref] for cat, ref in s.costs.items()}
                      for s in spec.states.values()},
         state_utility={s.name: val(s.utility) for s in spec.states.values()},
@@ -154,4 +191,3 @@ def _custom_strategy(spec: CustomStrategy, values: Mapping[str, float],
                      for e, ev in spec.events.items()},
         event_qaly_loss={e: val(ev.qaly_loss) for e, ev in spec.events.items()},
     )
-    return StrategyModel(spec.name, label, {"all": pathway}, {"all": valuation})

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cartsim.errors import UsageError
-from cartsim.psa import DrawResult
+from cartsim.study.psa import DrawResult
 
 FORMAT = "cartsim-psa-checkpoint"
 VERSION = 2

@@ -15,9 +15,9 @@ import json
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from cartsim.report.folder_reader import INPUTS_TABLE, FolderTable, ResultsFolder
 from cartsim.report.html_words import key_sentences
 from cartsim.report.plots import Plot, Skipped
-from cartsim.report.plots_data import INPUTS_TABLE, FolderTable, ResultsFolder
 
 MAX_CELLS = 150_000
 """Cells shown per table (at least 200 rows); a longer table says its CSV has them all."""

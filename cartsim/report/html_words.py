@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cartsim.report.occupancy_tables import ALIVE_ROW, REMISSION_ROW
-from cartsim.report.plots_data import FolderTable, ResultsFolder, as_float
+from cartsim.report.folder_reader import FolderTable, ResultsFolder, as_float
+from cartsim.study.occupancy_tables import ALIVE_ROW, REMISSION_ROW
 
 SNAPSHOT_YEARS = (5.0, 10.0)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from cartsim.report import plots_psa, plots_run
+from cartsim.report.folder_reader import ResultsFolder
 from cartsim.report.plots_base import PlotSkipped, figure_files, plot_style
-from cartsim.report.plots_data import ResultsFolder
 
 PLOTS_FOLDER = "plots"
 

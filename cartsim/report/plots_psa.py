@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from cartsim.report.folder_reader import ResultsFolder, as_float
 from cartsim.report.plots_base import (
     PlotSkipped,
     column_floats,
@@ -25,7 +26,6 @@ from cartsim.report.plots_base import (
     plain,
     strategy_colours,
 )
-from cartsim.report.plots_data import ResultsFolder, as_float
 
 TOP_PARAMETERS = 15
 TORNADO_LOW, TORNADO_HIGH = "#4c72b0", "#dd8452"

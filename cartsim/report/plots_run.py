@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from cartsim.report.occupancy_tables import ALIVE_ROW, DEAD_ROW, REMISSION_ROW
+from cartsim.report.folder_reader import FolderTable, ResultsFolder, as_float
 from cartsim.report.plots_base import (
     PALETTE,
     YEARS_LABEL,
@@ -29,7 +29,7 @@ from cartsim.report.plots_base import (
     plain,
     strategy_colours,
 )
-from cartsim.report.plots_data import FolderTable, ResultsFolder, as_float
+from cartsim.study.occupancy_tables import ALIVE_ROW, DEAD_ROW, REMISSION_ROW
 
 Z95 = 1.959963984540054
 

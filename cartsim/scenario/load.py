@@ -43,8 +43,8 @@ from cartsim.scenario.read import (
 )
 from cartsim.scenario.settings import parse_cohort, parse_run
 
-__all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "load_scenario",
-           "parse_override", "read_toml", "read_with_extends"]
+__all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scenario",
+           "load_scenario", "parse_override", "read_toml", "read_with_extends"]
 MODELS = ("cart_vs_is", "custom")
 TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
             "correlations", "dirichlet", "capacity", *ROOTS)
@@ -193,6 +193,23 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     raw, notes = read_with_extends(path)
     pairs = [parse_override(item) for item in overrides]
     raw = apply_overrides(raw, pairs)
-    return build_scenario(raw, str(path), path.stem, path.parent.resolve(),
-                          frozenset(key for key, _ in pairs), notes)
+    scenario = build_scenario(raw, str(path), path.stem, path.parent.resolve(),
+                              frozenset(key for key, _ in pairs), notes)
+    return dataclasses.replace(scenario, overrides=tuple(overrides))
+
+
+EXAMPLE = "example.toml"
+"""A tiny custom-model scenario shipped for examples and doctests (cartsim/data)."""
+
+
+def example_scenario(overrides: Sequence[str] = ()) -> Scenario:
+    """The shipped example: two strategies with constant hazards, 1,000 patients.
+
+    A custom model small enough to run in a blink, for examples and notebooks.
+
+    >>> s = example_scenario(["run.patients=50"])
+    >>> s.name, s.strategies, s.run.patients, s.overrides
+    ('example', ('cart', 'immunosuppression'), 50, ('run.patients=50',))
+    """
+    return load_scenario(Path(__file__).resolve().parents[1] / "data" / EXAMPLE, overrides)
 

@@ -177,6 +177,8 @@ class Scenario:
     """Things the file does that are legal but probably unintended (e.g. a bare number
     in a variant that drops its parent's distribution); shown by check, run and psa on
     stderr and recorded in run.json. They never change a result."""
+    overrides: tuple[str, ...] = ()
+    """The ``--set NAME=VALUE`` items the scenario was loaded with, as given (run.json)."""
 
     def point_values(self) -> dict[str, float]:
         return {name: p.value for name, p in self.parameters.items()}

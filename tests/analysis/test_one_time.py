@@ -20,12 +20,12 @@ from cartsim.analysis.one_time import (
     shared_offsets,
     value_based_price,
 )
-from cartsim.api import run_scenario
 from cartsim.engine.events import EventLog
 from cartsim.outcomes.annual import annual_costs, years_needed
 from cartsim.pathway.model import Valuation
-from cartsim.report.one_time_tables import annual_offsets, one_time_tables
 from cartsim.scenario.load import load_scenario
+from cartsim.study.one_time_tables import annual_offsets, one_time_tables
+from cartsim.study.runner import run_scenario
 from cartsim.vocabulary import COST_CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[2]

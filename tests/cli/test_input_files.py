@@ -17,8 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cartsim.api
 import cartsim.cli
+import cartsim.cli.inputs
+import cartsim.cli.run
+import cartsim.study.prepare
+import cartsim.study.runner
 from cartsim.cohort import read_cohort
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.life_table import read_life_table
@@ -268,23 +271,26 @@ def test_params_shows_the_cohort_and_keeps_its_csv_clean(cli, read_csv, tmp_path
 
 def test_check_and_run_both_validate_through_prepare(kv_text, write_toml, cli, tmp_path,
                                                      monkeypatch):
-    """The structural guarantee: check and run_scenario call the same api.prepare, so a
-    problem it finds stops both (here a sentinel problem stands for any of them)."""
-    assert cartsim.cli.prepare is cartsim.api.prepare
+    """The structural guarantee: check, run and the runner every study simulates through
+    call the same study.prepare, so a problem it finds stops them all (here a sentinel
+    problem stands for any of them)."""
+    assert cartsim.cli.inputs.prepare is cartsim.study.prepare.prepare
+    assert cartsim.cli.run.prepare is cartsim.study.prepare.prepare
+    assert cartsim.study.runner.prepare is cartsim.study.prepare.prepare
     calls = []
 
     def refuse(scenario, values=None):
         calls.append(scenario.source)
         raise ScenarioError(scenario.source, [Problem("sentinel", "refused by prepare", 1)])
 
-    monkeypatch.setattr(cartsim.api, "prepare", refuse)
-    monkeypatch.setattr("cartsim.cli.prepare", refuse)
+    for module in (cartsim.cli.inputs, cartsim.cli.run, cartsim.study.runner):
+        monkeypatch.setattr(module, "prepare", refuse)
     path = write_toml(kv_text)
     for args in (["check", path], ["run", path, "--out", tmp_path / "o"]):
         result = cli(args)
         assert result.exit_code == 2 and "sentinel: refused by prepare" in result.stderr
     with pytest.raises(ScenarioError, match="sentinel"):
-        cartsim.api.run_scenario(cartsim.load_scenario(path), patients=10)
+        cartsim.run_scenario(cartsim.load_scenario(path), patients=10)
     assert len(calls) == 3
 
 

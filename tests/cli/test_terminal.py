@@ -12,14 +12,15 @@ import pytest
 from click.testing import CliRunner, Result
 from matplotlib.figure import Figure
 
-import cartsim.api
-from cartsim.api import prepare, run_scenario
+import cartsim.study.runner
 from cartsim.cli import main
 from cartsim.engine.capacity import PROGRESS_STEPS, simulate_programme
 from cartsim.report.plots import PlotSpec, render_plots
 from cartsim.report.plots_base import PlotSkipped
 from cartsim.scenario.load import load_scenario
-from cartsim.validation import validate_case_series
+from cartsim.study.prepare import prepare
+from cartsim.study.runner import run_scenario
+from cartsim.study.validate import validate_case_series
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 BASE = SCENARIOS / "base.toml"
@@ -147,7 +148,7 @@ def test_a_terminal_gets_the_whole_bar_on_stderr(tmp_path, monkeypatch):
 
 
 def test_run_scenario_reports_every_patient_of_every_strategy_chunk_by_chunk(monkeypatch):
-    monkeypatch.setattr(cartsim.api, "RUN_CHUNK", 64)
+    monkeypatch.setattr(cartsim.study.runner, "RUN_CHUNK", 64)
     steps: list[int] = []
     s = load_scenario(BASE)
     result = run_scenario(s, patients=150, progress=steps.append)

@@ -24,10 +24,11 @@ import numpy as np
 import pytest
 
 import cartsim
-from cartsim.api import RunResult, run_scenario
 from cartsim.cli import main
 from cartsim.engine import vector_mortality, vectorised
 from cartsim.params import survival, survival_shapes
+from cartsim.study.result import RunResult
+from cartsim.study.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))

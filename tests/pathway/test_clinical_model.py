@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cartsim.api import run_scenario
 from cartsim.errors import ScenarioError
 from cartsim.outcomes.cost_composition import cost_composition
 from cartsim.params.reference_tables import eq5d_norms
 from cartsim.pathway.build import build_model
 from cartsim.scenario.load import load_scenario
+from cartsim.study.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "base.toml"

@@ -18,9 +18,9 @@ import pytest
 from matplotlib import image
 
 from cartsim.report import plots_psa, plots_run
+from cartsim.report.folder_reader import read_results_folder
 from cartsim.report.plots import PLOTS, plot_files, render_plots
 from cartsim.report.plots_base import PlotSkipped
-from cartsim.report.plots_data import read_results_folder
 
 UNIT = "EUR 2023"
 WTP = (20000.0, 50000.0)

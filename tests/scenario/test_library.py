@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cartsim.api import prepare, run_scenario
 from cartsim.params.parameter import STATUSES
-from cartsim.report.one_time_tables import one_time_tables
 from cartsim.scenario.clinical import ROOTS, flatten
 from cartsim.scenario.clinical_schema import STRUCTURAL_KEYS
 from cartsim.scenario.load import load_scenario, read_toml
+from cartsim.study.one_time_tables import one_time_tables
+from cartsim.study.prepare import prepare
+from cartsim.study.runner import run_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))
