@@ -152,8 +152,8 @@ def compare(scenarios: Sequence[ScenarioLike], *, overrides: Sequence[str] = (),
 
     >>> cheaper = example_scenario(["strategies.cart.upfront_cost.product=200000"])
     >>> result = compare([example_scenario(), cheaper], patients=200)
-    >>> result.table("compare").column("scenario")
-    ('example', 'example')
+    >>> [round(x) for x in result.table("compare").column("change_inc_cost")]
+    [0, -150000]
     """
     paths = [s for s in scenarios if not isinstance(s, Scenario)]
     if len(paths) == len(scenarios):

@@ -92,7 +92,8 @@ def number(value: object, path: str, problems: Problems, *, low: float | None = 
         return None
     if not is_number(value):
         kind = "a table" if isinstance(value, dict) else type(value).__name__
-        problems.add(path, f"must be {what}; got {kind}", value, has_value=not isinstance(value, dict))
+        problems.add(path, f"must be {what}; got {kind}", value,
+                     has_value=not isinstance(value, dict))
         return None
     x = _as_float(value)
     if not math.isfinite(x):

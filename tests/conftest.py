@@ -1,4 +1,4 @@
-"""Shared fixtures for the CLI and scenario-file tests: a small KV-REF custom scenario and CLI helpers.
+"""Shared fixtures: a small KV-REF custom scenario, CLI helpers, capacity programmes.
 
 The scenario is the KV-REF model of VERIFICATION.md section 3 (CAR-T vs
 indefinite immunosuppression with constant hazards), written in the custom

@@ -157,9 +157,10 @@ def _design(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # One intercept: each margin's own constant column is dropped.
     columns = [np.ones((n, 1))] + [b[:, 1:] for b, _, _ in margins]
     penalties = [np.zeros((1, 1))] + [p[1:, 1:] for _, p, _ in margins]
-    free = [np.ones(1, dtype=bool)] + [f[1:] for _, _, f in margins]
+    free_blocks = [np.ones(1, dtype=bool)] + [f[1:] for _, _, f in margins]
     # Multilinear products, lowest order first, while they fit in the budget.
-    products, weights = [], []
+    products: list[np.ndarray] = []
+    weights: list[int] = []
     for order in range(2, len(zs) + 1):
         subsets = list(combinations(range(len(zs)), order))
         if len(products) + len(subsets) > MAX_PRODUCTS:
@@ -171,8 +172,8 @@ def _design(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if products:
         columns.append(np.column_stack(products))
         penalties.append(np.diag(np.asarray(weights, dtype=float)))
-        free.append(np.zeros(len(products), dtype=bool))
-    return np.hstack(columns), _block_diag(penalties), np.concatenate(free)
+        free_blocks.append(np.zeros(len(products), dtype=bool))
+    return np.hstack(columns), _block_diag(penalties), np.concatenate(free_blocks)
 
 
 def _orthonormal(columns: np.ndarray) -> np.ndarray:

@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from cartsim.analysis.cea import IcerResult, MeanEstimate, compute_icer, mcse
 from cartsim.vocabulary import COST_CATEGORIES, THERAPY_CATEGORIES
@@ -110,7 +111,7 @@ def shared_offsets(offsets: float, share: float = SHARE) -> float:
     return share * offsets if offsets > 0.0 else offsets
 
 
-def cap_excess(annual_discounted: Sequence[float], annual_undiscounted: Sequence[float],
+def cap_excess(annual_discounted: ArrayLike, annual_undiscounted: ArrayLike,
                cap: float = CAP) -> tuple[float, int]:
     """Discounted offset above the annual cap, summed over years, and the years capped.
 

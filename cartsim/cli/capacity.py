@@ -18,10 +18,10 @@ from cartsim.cli.options import (
     set_option,
     target_folder,
 )
-from cartsim.engine.capacity import PROGRESS_STEPS
 from cartsim.report.terminal import capacity_summary
 from cartsim.scenario.capacity import MAX_REPLICATIONS
 from cartsim.study.capacity import (
+    PROGRESS_STEPS,
     CapacityResult,
     capacity,
     check_capacity,

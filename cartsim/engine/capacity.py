@@ -331,8 +331,9 @@ def _queue_all(run: dict[str, np.ndarray], spec: CapacitySpec) -> QueueOutcome:
     parts = []
     for r in range(spec.replications):
         idx = np.flatnonzero(run["replication"] == r)
-        parts.append(simulate_queue(*(run[k][idx] for k in (
-            "arrival", "leave_by", "bed", "v2v", "apheresis_time", "stay")), spec))
+        arrival, leave_by, bed, v2v, apheresis_time, stay = (run[k][idx] for k in (
+            "arrival", "leave_by", "bed", "v2v", "apheresis_time", "stay"))
+        parts.append(simulate_queue(arrival, leave_by, bed, v2v, apheresis_time, stay, spec))
     return QueueOutcome(*(np.concatenate([getattr(p, f.name) for p in parts], axis=-1)
                           for f in dataclasses.fields(QueueOutcome)))
 

@@ -236,7 +236,9 @@ def draw_parameters(parameters: Mapping[str, Parameter], draws: Sequence[int], s
     columns = {name: np.full(ids.size, p.value) for name, p in parameters.items()}
     for name, v in uniforms.items():
         p = parameters[name]
-        columns[name][random] = np.asarray(p.distribution.ppf(v), dtype=float) * p.factor
+        dist = p.distribution
+        assert dist is not None  # uniforms are made only for parameters with a distribution
+        columns[name][random] = np.asarray(dist.ppf(v), dtype=float) * p.factor
     for d in joint.dirichlet:
         names = d.names + (("dirichlet-remainder:" + "|".join(d.names),) if d.remainder else ())
         v = np.array([_uniforms(seed, ids[random], n) for n in names]).T
@@ -257,14 +259,14 @@ def draw_parameters(parameters: Mapping[str, Parameter], draws: Sequence[int], s
         values[name] = column
     rescaled = 0
     for group in probability_sets:
-        names = [n for n in group if n in values]
-        if not names:
+        members = [n for n in group if n in values]
+        if not members:
             continue
-        total = add_in_order([values[n] for n in names])
+        total = add_in_order([values[n] for n in members])
         over = total > 1.0
         if over.any():
             rescaled += int((total > 1.0 + RESCALE_TOLERANCE).sum())
-            for n in names:
+            for n in members:
                 values[n] = np.where(over, values[n] / np.where(over, total, 1.0), values[n])
     drawn = tuple(n for n in parameters if n in uniforms or n in in_sets)
     return ParameterDraws(ids, values, clipped, rescaled, drawn)

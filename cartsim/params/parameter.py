@@ -94,7 +94,7 @@ class Parameter:
         dist = self.distribution
         if dist is None:
             return "fixed"
-        mean = dist.mean
+        mean: object = dist.mean  # a vector for a Dirichlet set
         if not isinstance(mean, float | int):
             return "mean" if not self.point_note else f"differs: {self.point_note}"
         if abs(float(mean) - self.given_value) <= rel * max(abs(float(mean)), 1e-12):
@@ -226,7 +226,7 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
         if given is None:
             return None
     elif dist is not None:
-        mean = dist.mean
+        mean: object = dist.mean  # a vector for a Dirichlet set
         if not isinstance(mean, float | int):
             problems.add(path, "a vector distribution needs an explicit value", spec.get("dist"))
             return None
@@ -260,7 +260,8 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
         name=path, kind=kind, value=given * factor, unit=unit_label, factor=factor,
         given_value=given, given_unit=given_unit, distribution=dist,
         low=bounds["low"], high=bounds["high"], status=status, note=note,
-        source=f"{source} [{evidence_note}]" if source and evidence_note else source or evidence_note,
+        source=(f"{source} [{evidence_note}]" if source and evidence_note
+                else source or evidence_note),
         is_default=is_default, includes=includes, price_year=price_year,
         point_note=point_note,
     )

@@ -142,18 +142,17 @@ def _clinical_valuations(scenario: Scenario, values: Mapping[str, float],
 
 
 def _time(tr: CustomTransition, values: Mapping[str, float]) -> SurvivalModel:
-    args = {k: (tuple(values[r] for r in ref) if isinstance(ref, tuple) else values[ref])
-            for k, ref in tr.args.items()}
+    scalar = {k: values[ref] for k, ref in tr.args.items() if isinstance(ref, str)}
+    listed = {k: tuple(values[r] for r in ref) for k, ref in tr.args.items()
+              if not isinstance(ref, str)}
     if tr.dist == "window":
-        return Window(probability=args["probability"], window=args["window"])  # type: ignore[arg-type]
+        return Window(probability=scalar["probability"], window=scalar["window"])
     if tr.dist == "waning":
-        return LinearRamp(rate=args["rate"], ramp=args["ramp"])  # type: ignore[arg-type]
+        return LinearRamp(rate=scalar["rate"], ramp=scalar["ramp"])
     if tr.dist == "cure_fraction":
-        return CureMixture(cure_fraction=args["cure_fraction"],  # type: ignore[arg-type]
-                           base=Exponential(args["rate"]))  # type: ignore[arg-type]
-    if tr.dist == "piecewise_exponential":
-        return make_survival(tr.dist, breaks=args["breaks"], rates=args["rates"])
-    return make_survival(tr.dist, **args)  # type: ignore[arg-type]
+        return CureMixture(cure_fraction=scalar["cure_fraction"],
+                           base=Exponential(scalar["rate"]))
+    return make_survival(tr.dist, **scalar, **listed)
 
 
 def _custom_pathway(spec: CustomStrategy, values: Mapping[str, float]) -> Pathway:

@@ -106,7 +106,8 @@ def check_run_folder(target: Path, *, overwrite: bool) -> None:
         raise UsageError(f"results path {target} is not a folder; use --out")
     if target.exists() and not overwrite:
         raise UsageError(
-            f"results folder {target} exists; use --overwrite to replace it or --out to choose another"
+            f"results folder {target} exists; use --overwrite to replace it or --out to "
+            "choose another"
         )
 
 

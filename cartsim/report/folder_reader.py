@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cartsim.errors import UsageError
-from cartsim.report.render import MISSING
+from cartsim.table import MISSING
 
 MANIFEST = "run.json"
 _INT = re.compile(r"-?\d+")
@@ -98,7 +98,8 @@ def table_from_csv(name: str, csv_text: str, md_text: str | None = None) -> Fold
         raise UsageError(msg)
     typed = [_typed_column([r[j] for r in body]) for j in range(len(columns))]
     rows = tuple(tuple(col[i] for col in typed) for i in range(len(body)))
-    title, notes, display = name.replace("_", " ").capitalize(), (), None
+    title, display = name.replace("_", " ").capitalize(), None
+    notes: tuple[str, ...] = ()
     if md_text is not None:
         md_title, md_cells, md_notes = _markdown_parts(md_text)
         title = md_title or title

@@ -77,7 +77,7 @@ def build_manifest(
     settings: Mapping[str, object],
     files: Mapping[str, str],
     extra: Mapping[str, object] | None = None,
-) -> dict:
+) -> dict[str, object]:
     """Describe a run well enough to reproduce it and to verify its files.
 
     Parameters

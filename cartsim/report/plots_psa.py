@@ -64,7 +64,8 @@ def ce_plane(folder: ResultsFolder) -> Figure:
     ax.axhline(0, color="black", linewidth=0.6)
     ax.axvline(0, color="black", linewidth=0.6)
     ax.set_xlim(*q)
-    ax.set_xlabel(f"Incremental QALYs per patient (discounted) vs {plain(folder.label(comparator))}")
+    ax.set_xlabel("Incremental QALYs per patient (discounted) vs "
+                  f"{plain(folder.label(comparator))}")
     ax.set_ylabel(f"Incremental cost per patient ({folder.money_unit}, discounted)")
     money_ticks(ax.yaxis)
     ax.set_title("Cost-effectiveness plane (points below a WTP line are cost-effective at it)")

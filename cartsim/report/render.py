@@ -14,34 +14,35 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from cartsim.table import FORMAT_KINDS, MISSING, Table
 
 
-def _is_bool(value: object) -> bool:
+def _is_bool(value: object) -> TypeGuard[bool | np.bool_]:
     return isinstance(value, bool | np.bool_)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     # bool is a subclass of int but must be written as true/false, not 1/0.
     return isinstance(value, int | np.integer) and not _is_bool(value)
 
 
-def _is_float(value: object) -> bool:
+def _is_float(value: object) -> TypeGuard[float | np.floating[Any]]:
     return isinstance(value, float | np.floating)
 
 
 def _csv_cell(value: object, table: Table, column: str, index: int) -> str:
-    # Exact built-in types first: a trace table has millions of cells.
-    kind = type(value)
-    if kind is float:
-        if math.isfinite(value):  # type: ignore[arg-type]
+    # Exact built-in types first: a trace table has millions of cells. (Not isinstance:
+    # numpy's float64 is a float whose repr is "np.float64(...)".)
+    if type(value) is float:
+        if math.isfinite(value):
             return repr(value)
-    elif kind is str:
-        return value  # type: ignore[return-value]
-    elif kind is int:
+    elif type(value) is str:
+        return value
+    elif type(value) is int:
         return str(value)
     if value is None:
         return MISSING

@@ -156,6 +156,9 @@ def validation_summary(result: ValidationResult) -> str:
 def capacity_summary(result: CapacityResult) -> str:
     """The few numbers printed after `cartsim capacity`."""
     h = result.headline
+    if h is None:
+        msg = "this CapacityResult has no headline: make it with the capacity study"
+        raise ValueError(msg)
     cur = result.scenario.run.reported_currency
 
     def pm(est: tuple[float, float | None], fmt: str) -> str:

@@ -192,10 +192,11 @@ def _check_positive_definite(correlations: list[tuple[str, Correlation]],
         # Name the smallest group of parameters whose correlations contradict each other.
         culprit = names
         if len(names) <= 10:
-            culprit = next(sub for size in range(3, len(names) + 1)
-                           for sub in itertools.combinations(range(len(names)), size)
-                           if np.linalg.eigvalsh(matrix[np.ix_(sub, sub)])[0] <= PD_TOLERANCE)
-            culprit = tuple(names[i] for i in culprit)
+            contradicting = next(
+                sub for size in range(3, len(names) + 1)
+                for sub in itertools.combinations(range(len(names)), size)
+                if np.linalg.eigvalsh(matrix[np.ix_(sub, sub)])[0] <= PD_TOLERANCE)
+            culprit = tuple(names[i] for i in contradicting)
         sub = [names.index(n) for n in culprit]
         pairs = [f"{where[frozenset((a, b))]} {a} ~ {b} = {matrix[i, j]:g}"
                  for (i, a), (j, b) in itertools.combinations(zip(sub, culprit, strict=True), 2)

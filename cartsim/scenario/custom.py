@@ -98,7 +98,7 @@ def _transition(c: _Collector, raw: Any, path: str, tname: str) -> CustomTransit
     args_kinds = DIST_ARGS[dist]
     unknown_keys(spec, (*TRANSITION_META, *args_kinds), path, c.problems)
     per, unit = spec.get("per"), spec.get("unit")
-    args: dict[str, str | tuple[float, ...]] = {}
+    args: dict[str, str | tuple[str, ...]] = {}
     for arg, kind in args_kinds.items():
         where = join(path, arg)
         if arg not in spec:
@@ -111,8 +111,9 @@ def _transition(c: _Collector, raw: Any, path: str, tname: str) -> CustomTransit
                 continue
             refs = [c.param(v, f"{where}.{i}", kind[5:], per=per, unit=unit)
                     for i, v in enumerate(values)]
-            if all(refs):
-                args[arg] = tuple(refs)  # type: ignore[arg-type]
+            named = [r for r in refs if r]
+            if len(named) == len(refs):
+                args[arg] = tuple(named)
         elif ref := c.param(spec[arg], where, kind, per=per, unit=unit):
             args[arg] = ref
     to = name(spec.get("to"), join(path, "to"), c.problems) if "to" in spec else None

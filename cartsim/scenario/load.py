@@ -33,7 +33,7 @@ from cartsim.scenario.clinical_schema import DISEASES, STRATEGIES, STRATEGY_LABE
 from cartsim.scenario.correlations import joint_fingerprint, parse_joint
 from cartsim.scenario.custom import check_scheduled_events, parse_custom
 from cartsim.scenario.merge import MergeNote, merge_warnings
-from cartsim.scenario.model import CohortSpec, Scenario
+from cartsim.scenario.model import CohortSpec, CustomStrategy, Scenario
 from cartsim.scenario.read import (
     MAX_FILE_BYTES,
     MAX_NESTING,
@@ -134,7 +134,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     description = text(raw.get("description", ""), "description", problems, max_len=5000) or ""
     relapse_model = "constant"
     choices: dict[str, str] = {}
-    custom = {}
+    custom: dict[str, CustomStrategy] = {}
     if model == "custom":
         for key in ROOTS:
             if key in raw:
@@ -166,7 +166,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         "model": model, "relapse_model": relapse_model,
         **({"choices": choices} if choices else {}),
         "run": {k: v for k, v in run.__dict__.items() if k != "output"},
-        "cohort": _cohort_fingerprint(cohort, source), "parameters": {k: _param_fingerprint(p) for k, p in params.items()},
+        "cohort": _cohort_fingerprint(cohort, source),
+        "parameters": {k: _param_fingerprint(p) for k, p in params.items()},
         "custom": {name: dataclasses.asdict(spec) for name, spec in custom.items()},
         **({"joint": joint_fingerprint(joint)} if joint else {}),
         **({"capacity": capacity.fingerprint()} if capacity else {}),

@@ -94,7 +94,8 @@ class CustomTransition:
     name: str
     to: str
     dist: str
-    args: Mapping[str, str | tuple[float, ...]]
+    args: Mapping[str, str | tuple[str, ...]]
+    """Argument -> the parameter giving it (a tuple of them for a list argument)."""
     clock: str
     event: str
 

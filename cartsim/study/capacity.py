@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cartsim.analysis.capacity import per_programme, summarise_waits
-from cartsim.engine.capacity import TREATED, ProgrammeRun, simulate_programme
+from cartsim.engine.capacity import PROGRESS_STEPS, TREATED, ProgrammeRun, simulate_programme
 from cartsim.errors import Problem, ScenarioError
 from cartsim.outcomes.accounting import PatientOutcomes, value_log
 from cartsim.pathway.build import StrategyModel
@@ -38,6 +38,8 @@ from cartsim.study.prepare import discount_rates, prepare
 from cartsim.study.result import Manifest, Tabled, scenario_manifest
 from cartsim.table import Table
 
+__all__ = ["PROGRESS_STEPS", "CapacityResult", "Headline", "capacity", "check_capacity",
+           "headline", "value_programme", "with_replications"]
 
 @dataclass(frozen=True)
 class Headline:

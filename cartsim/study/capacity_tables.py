@@ -71,7 +71,8 @@ def outcomes_table(result: CapacityResult) -> Table:
         if arm == "immunosuppression":
             row += [None] * (4 + len(wtp_cols))
         else:
-            row += [*estimate(cols["cost"] - ref["cost"], result), *estimate(cols["qaly"] - ref["qaly"],
+            row += [*estimate(cols["cost"] - ref["cost"], result),
+                    *estimate(cols["qaly"] - ref["qaly"],
                                                                       result)]
             for lam in run.wtp:
                 row += estimate(lam * (cols["qaly"] - ref["qaly"]) - (cols["cost"] - ref["cost"]),
@@ -110,7 +111,8 @@ def lost_table(result: CapacityResult) -> Table:
     for key, free, capped in measures:
         diff = capped - free
         total = per_programme(diff, run.replication, reps)
-        rows.append((key, estimate(free, result)[0], estimate(capped, result)[0], *estimate(diff, result),
+        rows.append((key, estimate(free, result)[0], estimate(capped, result)[0],
+                     *estimate(diff, result),
                      total.mean, total.se))
     for c in columns[1:]:
         formats[c] = "float"
@@ -177,8 +179,8 @@ def throughput_table(result: CapacityResult) -> Table:
             died["car_t_unconstrained"], run.replication, reps, n_years),
     }
     ends = [float(k + 1) for k in range(n_years)]
-    queued = sum(waiting_at(ends, q.enter[k], q.wait[k], run.replication, reps)
-                 for k in range(len(QUEUES)))
+    queued = np.asarray(sum(waiting_at(ends, q.enter[k], q.wait[k], run.replication, reps)
+                            for k in range(len(QUEUES))), dtype=float)
     columns = ("year", "referrals", "treated", "treated_se", "treated_unconstrained",
                "manufacturing_failures", "died_before_treatment",
                "died_before_treatment_unconstrained", "waiting_at_year_end")
@@ -200,7 +202,7 @@ def resources_table(result: CapacityResult) -> Table:
     run, spec = result.run, result.run.capacity
     q, reps, window = run.constrained, spec.replications, spec.arrivals.years
     per_month = spec.slots_per_month
-    starts_lengths = {
+    starts_lengths: dict[str, tuple[tuple[np.ndarray, np.ndarray] | None, float]] = {
         "slot": (None, per_month * 12.0),
         "apheresis": ((q.apheresis, run.apheresis_time), spec.apheresis_chairs),
         "bed": ((q.infusion, run.stay), spec.beds),
@@ -222,9 +224,11 @@ def resources_table(result: CapacityResult) -> Table:
             capacity = "unlimited" if unlimited else f"{servers:g}"
             mean_time = run.apheresis_time if name == "apheresis" else run.stay
             service = float(np.mean(mean_time)) * DAYS if mean_time.size else None
-            started = np.isfinite(intervals[0]) & (intervals[0] < window)
+            assert intervals is not None  # a chair or a bed is held from a start for a time
+            begin, length = intervals
+            started = np.isfinite(begin) & (begin < window)
             count = per_programme(started, run.replication, reps).mean
-            busy = None if unlimited else busy_fraction(*intervals, run.replication, reps,
+            busy = None if unlimited else busy_fraction(begin, length, run.replication, reps,
                                                         servers, window)
             use = (count / window, busy.mean if busy else None, busy.se if busy else None)
             offered = None if unlimited or service is None else servers * DAYS / service

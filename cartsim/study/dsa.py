@@ -124,8 +124,13 @@ def one_way(scenario: Scenario, *, patients: int | None = None, seed: int | None
     --------
     >>> from cartsim.scenario.load import example_scenario
     >>> dsa = one_way(example_scenario(), patients=200)
-    >>> [row.name.rsplit(".", 1)[-1] for row in dsa.rows][:2], dsa.tables()
-    (['product', 'rate'], ('dsa', 'tornado', 'parameters'))
+    >>> [round(row.swing) for row in dsa.rows if row.name.endswith("product")], dsa.tables()
+    ([200000], ('dsa', 'tornado', 'parameters'))
+
+    A price changes no pathway, so its range re-values the base case's simulation:
+
+    >>> dsa.manifest.extra["simulations"] < 2 * dsa.manifest.extra["evaluations"]
+    True
     """
     evaluator = Evaluator(scenario, patients, seed, engine, progress)
     plan = dsa_ranges(scenario, names)

@@ -90,7 +90,7 @@ def one_way_tables(result: OneWayResult) -> list[Table]:
               "low, base, high: the parameter's values as simulated (after any clipping), in "
               "its given unit (unit); every other parameter at its point value. range_source: "
               "the scenario's low/high, or the 2.5% and 97.5% points of its distribution.")
-    dsa_notes = (*common,
+    dsa_notes: tuple[str, ...] = (*common,
                  "<point>_inc_cost, <point>_inc_qaly: strategy minus comparator (differences "
                  "of mean discounted costs and QALYs per patient) with the parameter at that "
                  "point; <point>_icer and _icer_status: the ICER and its quadrant; "

@@ -16,7 +16,7 @@ from cartsim.outcomes.occupancy import (
     remission_states,
 )
 from cartsim.study.result import RunResult
-from cartsim.study.run_tables import shown_grid
+from cartsim.study.run_tables import curves_of, shown_grid
 from cartsim.table import Table
 
 DEAD_ROW = "dead"
@@ -39,7 +39,7 @@ def occupancies(result: RunResult) -> dict[str, Occupancy]:
     return {s: occupancy_from_counts(s, grid, c.states, c.occupancy[:grid.size],
                                      c.dead[:grid.size], result.cohort.n,
                                      remission_states(result.models[s].pathways))
-            for s, c in result.curves.items()}
+            for s, c in curves_of(result).items()}
 
 
 def occupancy_rows(occ: Occupancy) -> list[tuple[object, ...]]:

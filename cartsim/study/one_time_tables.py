@@ -18,7 +18,7 @@ from cartsim.analysis.one_time import CAP, SHARE, one_time_variants
 from cartsim.outcomes.annual import years_needed
 from cartsim.scenario.model import Scenario
 from cartsim.study.result import RunResult
-from cartsim.study.run_tables import ICER_NOTE
+from cartsim.study.run_tables import ICER_NOTE, curves_of
 from cartsim.table import Table, wtp_key
 from cartsim.vocabulary import THERAPY_CATEGORIES
 
@@ -45,7 +45,8 @@ def annual_offsets(result: RunResult, strategy: str) -> tuple[np.ndarray, np.nda
     years, n = years_needed(ends), max(result.cohort.n, 1)
 
     def offsets(table: str) -> np.ndarray:
-        by = {s: getattr(result.curves[s], table)[:years] / n for s in (strategy, run.comparator)}
+        curves = curves_of(result)
+        by = {s: getattr(curves[s], table)[:years] / n for s in (strategy, run.comparator)}
         return by[run.comparator] - by[strategy]
 
     return offsets("annual_disc"), offsets("annual_undisc")
@@ -99,7 +100,8 @@ def one_time_tables(result: RunResult) -> list[Table]:
         "every other category (net: costs the therapy adds, such as monitoring, are "
         "subtracted). offsets_credited: the part counted in inc_cost. Costs per patient in "
         f"{cur}.",
-        f"price: the product price as written in the scenario ({name or 'no single product-price parameter: NA'}). "
+        "price: the product price as written in the scenario "
+        f"({name or 'no single product-price parameter: NA'}). "
         "product_units: discounted first-infusion product charges per patient (incremental "
         "product cost / price). value_based_price_<wtp>: the price at which "
         "inmb_<wtp> = 0, i.e. price + inmb_<wtp> / product_units (cost is linear in the "

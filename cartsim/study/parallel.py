@@ -1,6 +1,7 @@
 """Run independent jobs on local processes or on a Dask cluster, results as they finish.
 
-Used by the runner (chunks of patients), the PSA and threshold analysis over PSA draws. Every job is a pure
+Used by the runner (chunks of patients), the PSA and threshold analysis over PSA
+draws. Every job is a pure
 function of its arguments (a chunk of draws, each on its own random-number
 streams), so where and in which order jobs run never changes a result; callers
 reduce in draw order.
@@ -23,7 +24,7 @@ import multiprocessing
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -33,7 +34,7 @@ from cartsim.errors import CartsimError, SimulationError, UsageError
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a Dask scheduler to answer."""
-Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Generator[Any, None, None]]
 
 
 def max_workers() -> int:
@@ -70,12 +71,13 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _serial_map(func: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
+def _serial_map(func: Callable[[Any], Any], jobs: Sequence[Any]) -> Generator[Any, None, None]:
     for job in jobs:
         yield func(job)
 
 
-def _pool_map(workers: int, func: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
+def _pool_map(workers: int, func: Callable[[Any], Any], jobs: Sequence[Any]
+              ) -> Generator[Any, None, None]:
     if workers == 1 or len(jobs) <= 1:
         yield from _serial_map(func, jobs)
         return
@@ -103,7 +105,8 @@ def _checked(func: Callable[[Any], Any], versions: dict[str, str], job: Any) -> 
     return func(job)
 
 
-def _dask_map(client: Any, func: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
+def _dask_map(client: Any, func: Callable[[Any], Any], jobs: Sequence[Any]
+              ) -> Generator[Any, None, None]:
     from distributed import as_completed
 
     futures = client.map(partial(_checked, func, software_versions()), list(jobs), pure=False)

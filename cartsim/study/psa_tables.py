@@ -141,9 +141,10 @@ def evpi_table(res: PsaResult, grid: np.ndarray, population: Population | None =
                ) -> Table:
     values = evpi(res.matrix("cost"), res.matrix("qaly"), grid)
     columns: tuple[str, ...] = ("wtp", "evpi_per_patient")
-    notes = ("EVPI = E[max over strategies of net benefit] - max over strategies of E[net "
+    notes: tuple[str, ...] = ("EVPI = E[max over strategies of net benefit] - max over strategies of E[net "
              "benefit], from the PSA draws; per patient, in the reported currency.",)
-    rows = [(float(lam), float(v)) for lam, v in zip(grid, values, strict=True)]
+    rows: list[tuple[float, ...]] = [(float(lam), float(v))
+                                     for lam, v in zip(grid, values, strict=True)]
     if population is not None:
         scaled = population_evpi(values, population.patients, population.years or 1.0,
                                  population.discount if population.years else 0.0)
@@ -191,7 +192,8 @@ def variance_table(res: PsaResult) -> Table:
                                                 "second_order", "share_first", "warning"),
                  tuple(rows), ("O'Hagan, Stevenson & Madan (2007): first_order = mean "
                                "within-draw variance / patients per draw. warning = true when "
-                               "more than 10% of the variance is patient noise: raise --patients.",),
+                               "more than 10% of the variance is patient noise: raise "
+                               "--patients.",),
                  {"share_first": "prob", "warning": "text"})
 
 

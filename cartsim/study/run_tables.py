@@ -23,7 +23,7 @@ from cartsim.analysis.deterministic import (
 )
 from cartsim.engine.events import ALIVE
 from cartsim.outcomes.cost_composition import cost_composition
-from cartsim.outcomes.curves import used_points
+from cartsim.outcomes.curves import CurveSums, used_points
 from cartsim.scenario.settings import horizon_label
 from cartsim.study.result import RunResult
 from cartsim.table import Table, wtp_key
@@ -31,7 +31,8 @@ from cartsim.vocabulary import COST_CATEGORIES
 
 ICER_NOTE = ("ICER status: 'more costly, more effective' (ICER = extra cost per QALY gained); "
              "'less costly, less effective' (ICER = saving per QALY lost); 'dominant' (no more "
-             "costly and more effective: no ICER); 'dominated' (no less costly and less effective); "
+             "costly and more effective: no ICER); 'dominated' (no less costly and less "
+             "effective); "
              "'undefined' (no QALY difference). NA = not applicable or not estimable.")
 MCSE_NOTE = ("*_mcse: Monte Carlo standard error of the mean (sd/sqrt(n)); for incremental "
              "values, of the paired per-patient differences (common random numbers).")
@@ -46,23 +47,30 @@ def increments(result: RunResult, mask: np.ndarray | None = None) -> dict[str, I
             for s, o in result.outcomes.items() if s != run.comparator}
 
 
-def shown_grid(result: RunResult) -> np.ndarray:
-    """The times of the run's curves that tables show (to the last death or the horizon)."""
+def curves_of(result: RunResult) -> Mapping[str, CurveSums]:
+    """The run's curves over time; ValueError if it was made without them."""
     if result.curves is None:
         msg = "this run was made without curves (run_scenario(curves=False))"
         raise ValueError(msg)
-    grid = next(iter(result.curves.values())).grid
+    return result.curves
+
+
+def shown_grid(result: RunResult) -> np.ndarray:
+    """The times of the run's curves that tables show (to the last death or the horizon)."""
+    grid = next(iter(curves_of(result).values())).grid
     ends = np.concatenate([o.columns["end_time"] for o in result.outcomes.values()])
     return grid[:used_points(grid, result.scenario.run.horizon, ends)]
 
 
-def break_even(result: RunResult) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float | None]]:
+def break_even(result: RunResult
+               ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float | None]]:
     """Cumulative mean discounted cost curves and each strategy's cost-offset time."""
     run = result.scenario.run
     grid = shown_grid(result)
     n = max(result.cohort.n, 1)
-    curves = {s: result.curves[s].cost[:grid.size] / n for s in result.strategies}
-    times = {s: (break_even_time(grid, curves[s], curves[run.comparator]) if len(grid) > 1 else None)
+    curves = {s: curves_of(result)[s].cost[:grid.size] / n for s in result.strategies}
+    times = {s: (break_even_time(grid, curves[s], curves[run.comparator]) if len(grid) > 1
+                 else None)
              for s in result.strategies if s != run.comparator}
     return grid, curves, times
 
@@ -98,8 +106,9 @@ def summary_table(result: RunResult, incs: Mapping[str, Increment],
     formats.update({"icer_status": "text", "remission_years": "qaly", "break_even_years": "float",
                     "patients": "int"})
     notes = (f"Discounted values at {run.discount_costs:g} (costs) and {run.discount_outcomes:g} "
-             f"(outcomes) per year, {run.convention} convention; horizon {horizon_label(run.horizon)}"
-             f"; {run.reported_currency} {run.reported_price_year}; perspective: {run.perspective}.",
+             f"(outcomes) per year, {run.convention} convention; horizon "
+             f"{horizon_label(run.horizon)}; {run.reported_currency} {run.reported_price_year}; "
+             f"perspective: {run.perspective}.",
              ICER_NOTE, MCSE_NOTE,
              "inmb_<wtp>: incremental net monetary benefit = wtp x inc_qaly - inc_cost. "
              "break_even_years: first time from which the strategy's cumulative discounted cost "

@@ -98,7 +98,7 @@ class RecordedValues(Mapping[str, float]):
 
     def __iter__(self) -> Iterator[str]:
         for name in self._values:
-            self[name]  # noqa: B018 - iterating reads every value
+            self._read.setdefault(name, self._values[name])  # iterating reads every value
             yield name
 
     def __len__(self) -> int:

@@ -175,8 +175,13 @@ def threshold(scenario: Scenario, name: str, *, wtp: Sequence[float],
     >>> from cartsim.scenario.load import example_scenario
     >>> price = "strategies.cart.upfront_cost.product"
     >>> result = threshold(example_scenario(), price, wtp=[100000], patients=200)
-    >>> round(result.rows[0].value), result.manifest.extra["simulations"]
-    (326286, 2)
+    >>> result.rows[0].status
+    'cost-effective below the threshold'
+
+    A price changes no pathway: one simulation per strategy, valued at every price tried.
+
+    >>> result.manifest.extra["simulations"], result.manifest.extra["evaluations"] > 2
+    (2, True)
     """
     p, lams, a, b = threshold_inputs(scenario, name, wtp, lower, upper)
     runner = Evaluator(scenario, patients, seed, engine, progress)

@@ -73,8 +73,9 @@ def trace_table(result: RunResult) -> Table:
                                        result.cohort.female[p:p + 1], np.array([a]),
                                        np.array([b]), np.array([u]), ro)
                 q, q_undisc = float(qs[0][0]), float(qs[1][0])
-            items.append((p, a, 2 + int(log.sojourn_seq[j]), ("sojourn", a, b, state, state, "", None, rate, u, None, None,
-                                    rate * dc, rate * (b - a), q, q_undisc, do, b - a)))
+            items.append((p, a, 2 + int(log.sojourn_seq[j]), (
+                "sojourn", a, b, state, state, "", None, rate, u, None, None,
+                rate * dc, rate * (b - a), q, q_undisc, do, b - a)))
         for j in range(len(log.recurring_sojourn)):
             k = int(log.recurring_sojourn[j])
             p = int(log.sojourn_patient[k])
@@ -86,9 +87,9 @@ def trace_table(result: RunResult) -> Table:
             cost = sum(val.event_costs.get(label, {}).values()) * factor
             loss = val.event_qaly_loss.get(label, 0.0)
             mc, mo = float(mean_discount_factor(a, b, rc)), float(mean_discount_factor(a, b, ro))
-            items.append((p, a, 2 + int(log.sojourn_seq[k]), ("recurring", a, b, state, state, label, n, None, None, cost,
-                                    loss, n * cost * mc, n * cost, -n * loss * mo, -n * loss,
-                                    0.0, 0.0)))
+            items.append((p, a, 2 + int(log.sojourn_seq[k]), (
+                "recurring", a, b, state, state, label, n, None, None, cost,
+                loss, n * cost * mc, n * cost, -n * loss * mo, -n * loss, 0.0, 0.0)))
         states = _event_states(log)
         for j in range(len(log.event_patient)):
             p = int(log.event_patient[j])
@@ -105,8 +106,9 @@ def trace_table(result: RunResult) -> Table:
         for p in range(log.n_patients):
             if log.cause[p] == ALIVE:
                 t = float(log.end_time[p])
-                items.append((p, t, 1 << 40, ("censored", t, t, "", "", "censored", None, None, None,
-                                        None, None, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
+                items.append((p, t, 1 << 40, (
+                    "censored", t, t, "", "", "censored", None, None, None,
+                    None, None, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
         items.sort(key=lambda it: (it[0], it[2], it[3][0] == "recurring"))
         row_no: dict[int, int] = {}
         for p, _, _, data in items:

@@ -75,7 +75,8 @@ RESPONSE = tuple(f"car_t.response.{d}" for d in DISEASES)
 class Fact:
     """One reported fact, the record holding it, and the simulated measure it is compared with.
 
-    ``measure`` names a per-patient quantity (see :func:`cartsim.outcomes.follow_up.patient_measures`) summed
+    ``measure`` names a per-patient quantity (see
+    :func:`cartsim.outcomes.follow_up.patient_measures`) summed
     over the patients of ``groups`` (averaged for ``b_cell_days``); None means
     the fact is shown but not compared, for ``reason``. ``drivers`` are the
     parameters whose values move the simulated quantity; "relapse" stands for

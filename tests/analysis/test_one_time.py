@@ -78,7 +78,8 @@ def test_variants_closed_form_on_a_hand_table():
     Net offset = mean(200k, 500k) = 350k; therapy = 0.95 x 400k + 50k = 430k."""
     new = _columns([400_000.0, 360_000.0], [50_000.0, 50_000.0], [100_000.0, 0.0], [12.0, 14.0])
     ref = _columns([0.0, 0.0], [0.0, 0.0], [300_000.0, 500_000.0], [10.0, 11.0])
-    annual = (np.array([160_000.0, 120_000.0, 70_000.0]), np.array([160_000.0, 125_000.0, 75_000.0]))
+    annual = (np.array([160_000.0, 120_000.0, 70_000.0]),
+              np.array([160_000.0, 125_000.0, 75_000.0]))
     r = one_time_variants(new, ref, annual, strategy="car_t", comparator="is",
                           wtp=[100_000.0], price=400_000.0)
     std, shared, capped = r.variants

@@ -42,7 +42,8 @@ def test_compare_rows_equal_the_individual_runs_exactly(cli, read_csv, tmp_path,
                                  "0.1 per year -> 0.2 per year")
     assert float(second["change_inc_qaly"]) == float(second["inc_qaly"]) - float(first["inc_qaly"])
     assert float(first["change_inmb_100000"]) == 0.0
-    assert {"compare.csv", "compare.md", "run.json"} == {p.name for p in (tmp_path / "cmp").iterdir()}
+    written = {p.name for p in (tmp_path / "cmp").iterdir()}
+    assert written == {"compare.csv", "compare.md", "run.json"}
 
 
 def test_compare_is_reproducible_and_common_random_numbers_keep_the_comparator(

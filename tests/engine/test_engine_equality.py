@@ -178,7 +178,8 @@ def test_engines_agree_on_random_constant_hazard_models(tmp_path, seed, agree):
              "[strategies.only]", 'start = "s0"']
     for i, name in enumerate(names):
         lines += [f"[strategies.only.states.{name}]", f"utility = {rng.uniform(0.3, 1):.4f}",
-                  f"cost = {rng.uniform(0, 5e4):.2f}", f"death = {{ rate = {rng.uniform(0.01, 0.1):.4f} }}"]
+                  f"cost = {rng.uniform(0, 5e4):.2f}",
+                  f"death = {{ rate = {rng.uniform(0.01, 0.1):.4f} }}"]
         for j, other in enumerate(names):
             if j != i and rng.random() < 0.7:
                 lines += [f"[strategies.only.states.{name}.transitions.to_{other}]",

@@ -132,7 +132,8 @@ def test_bad_evidence_keys_in_a_scenario_are_all_reported(tmp_path):
                     '[car_t.response.sle]\ndist = "beta"\nevidence = "muller2024.sle.respons"\n'
                     '[car_t.response.iim]\ndist = "beta"\nevidence = ["muller2024.sle.response",'
                     ' "mackensen2022.sle.response"]\n'
-                    '[car_t.response.ssc]\ndist = "beta"\nalpha = 1\nevidence = "auth2024.ssc.response"\n'
+                    '[car_t.response.ssc]\ndist = "beta"\nalpha = 1\n'
+                    'evidence = "auth2024.ssc.response"\n'
                     '[car_t.early_infection]\ndist = "beta"\nevidence = "muller2024.all.relapse"\n'
                     '[car_t.relapse.rate]\ndist = "beta"\nevidence = "muller2024.all.relapse"\n',
                     encoding="utf-8")
@@ -140,7 +141,8 @@ def test_bad_evidence_keys_in_a_scenario_are_all_reported(tmp_path):
         load_scenario(path)
     text = str(caught.value)
     assert "5 problems" in text
-    assert "car_t.response.sle.evidence" in text and "did you mean 'muller2024.sle.response'" in text
+    assert "car_t.response.sle.evidence" in text
+    assert "did you mean 'muller2024.sle.response'" in text
     assert "car_t.response.iim.evidence" in text and "same patients" in text
     assert "car_t.response.ssc.evidence" in text and "remove alpha" in text
     assert "car_t.early_infection.evidence" in text and "is a rate" in text

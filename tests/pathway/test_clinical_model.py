@@ -4,6 +4,7 @@ deaths, costs that add up, age-adjusted utilities, the re-treatment policy."""
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from pathlib import Path
 
@@ -32,8 +33,8 @@ def one_group(disease: str, age: float, female: float) -> tuple[str, ...]:
 def table_hazards(sex: str) -> list[float]:
     """-ln(1 - q_x) by whole age, read straight from the shipped CSV (an oracle
     independent of cartsim's life-table code)."""
-    rows = [r for r in csv.DictReader(
-        line for line in LIFE_TABLE.read_text().splitlines() if not line.startswith("#"))]
+    rows = list(csv.DictReader(
+        line for line in LIFE_TABLE.read_text().splitlines() if not line.startswith("#")))
     return [-math.log1p(-float(r[f"qx_{sex}"])) if float(r[f"qx_{sex}"]) < 1 else math.inf
             for r in rows]
 
@@ -45,7 +46,7 @@ def life_expectancy(age: int, ratio_at: list[tuple[float, float]], sex: str) -> 
     mu = table_hazards(sex)
     cuts = sorted({float(k) for k in range(len(mu) + 1)} | {age + a for a, _ in ratio_at})
     total, surv = 0.0, 1.0
-    for lo, hi in zip(cuts, cuts[1:], strict=False):
+    for lo, hi in itertools.pairwise(cuts):
         if hi <= age:
             continue
         r = [x for a, x in ratio_at if age + a <= lo][-1]

@@ -628,7 +628,8 @@ def test_extends_parameter_table_merges_into_the_parent_entry(kv_text, edit, wri
 
 
 def test_extends_child_overrides_one_transition_rate(kv_text, write_toml):
-    """Section 1 / G4, extends: a child that changes only a transition's rate keeps its 'to' and 'dist'."""
+    """Section 1 / G4, extends: a child that changes only a transition's rate keeps its
+    'to' and 'dist'."""
     write_toml(kv_text, "parent.toml")
     child = write_toml(f'extends = "parent.toml"\n[{RELAPSE}]\nrate = 0.2\n', "child.toml")
     s = load_scenario(child)
@@ -637,7 +638,8 @@ def test_extends_child_overrides_one_transition_rate(kv_text, write_toml):
 
 @pytest.mark.parametrize("cycle", ["self", "pair"])
 def test_extends_circular_refused(cycle, write_toml, cli):
-    """Section 1 / G1-G14 common contract, extends: a circular chain is refused with the cycle named (exit 2)."""
+    """Section 1 / G1-G14 common contract, extends: a circular chain is refused with the
+    cycle named (exit 2)."""
     if cycle == "self":
         path = write_toml('extends = "a.toml"\nmodel = "custom"\n', "a.toml")
     else:
@@ -656,7 +658,8 @@ def test_extends_missing_parent_refused(write_toml):
 # ------------------------------------------------------------------------- --set
 
 def test_set_override_replaces_value_and_drops_distribution(kv_text, edit, write_toml):
-    """Section 6.1, --set: the dotted value replaces the point value; the parameter becomes fixed."""
+    """Section 6.1, --set: the dotted value replaces the point value; the parameter
+    becomes fixed."""
     text = edit(kv_text, "rate = 0.10", 'rate = { value = 0.1, dist = "gamma", mean = 0.1, '
                 'se = 0.02, source = "trial" }')
     path = write_toml(text)
@@ -686,7 +689,8 @@ def test_set_override_is_validated(kv_text, write_toml):
     ("extends=other.toml", "extends: cannot be set on the command line"),
 ])
 def test_set_override_bad_syntax_exit_2(item, fragment, kv_text, write_toml, cli):
-    """G1-G14 common contract, --set: a malformed or invalid override is a usage error (exit 2) with a message."""
+    """G1-G14 common contract, --set: a malformed or invalid override is a usage error
+    (exit 2) with a message."""
     path = write_toml(kv_text)
     result = cli(["check", path, "--set", item])
     assert result.exit_code == 2, result.output

@@ -163,7 +163,8 @@ def test_mortality_family_orders_car_t_life_years_and_leaves_the_comparator_alon
 def test_durability_optimistic_gains_more_qalys_than_conservative():
     shown("durability_optimistic", "durability_conservative")
     shown("durability_optimistic", "relapse_none", "ly")   # adds normal mortality in remission
-    gains = {n: _columns(n)["car_t"]["qaly"].mean() - _columns(n)["immunosuppression"]["qaly"].mean()
+    gains = {n: (_columns(n)["car_t"]["qaly"].mean()
+                 - _columns(n)["immunosuppression"]["qaly"].mean())
              for n in FAMILIES["durability"]}
     assert gains["durability_optimistic"] > gains["durability_conservative"] > 0
 

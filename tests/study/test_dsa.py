@@ -91,7 +91,8 @@ def test_one_way_cost_only_parameter_moves_cost_by_the_closed_form(dsa):
     lo, base, hi = (e.comparison() for e in (row.low_run, dsa.base, row.high_run))
     assert (row.low, row.base, row.high) == (300_000.0, C0, 450_000.0)
     assert hi.measures["cost"].mean - lo.measures["cost"].mean == pytest.approx(150_000.0, rel=1e-9)
-    assert hi.measures["cost"].mean - base.measures["cost"].mean == pytest.approx(100_000.0, rel=1e-9)
+    moved = hi.measures["cost"].mean - base.measures["cost"].mean
+    assert moved == pytest.approx(100_000.0, rel=1e-9)
     assert lo.measures["qaly"].mean == base.measures["qaly"].mean == hi.measures["qaly"].mean
     assert row.swing == pytest.approx(150_000.0, rel=1e-9)
 

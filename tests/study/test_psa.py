@@ -139,7 +139,8 @@ def test_cli_psa_tables_recompute_from_draws(tmp_path):
     assert math.isclose(float(summary["cart"]["inmb_100000"]), 100000 * d_q - d_c, rel_tol=1e-9)
     by_wtp: dict[float, dict[str, float]] = {}
     for r in read(out / "ceac.csv"):
-        by_wtp.setdefault(float(r["wtp"]), {})[r["strategy"]] = float(r["probability_cost_effective"])
+        p = float(r["probability_cost_effective"])
+        by_wtp.setdefault(float(r["wtp"]), {})[r["strategy"]] = p
     for lam, probs in by_wtp.items():
         nb = lam * qaly - cost
         best = np.argmax(nb, axis=1)
