@@ -185,10 +185,19 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, merge, override and validate a scenario file.
 
+    ``overrides`` are ``--set NAME=VALUE`` items, applied after the ``extends`` chain;
+    a parameter set this way is fixed at that value.
+
     Raises
     ------
     ScenarioError
         With every problem found (file, dotted key, value, expectation, hint).
+
+    Examples
+    --------
+    >>> s = load_scenario("scenarios/base.toml", ["car_t.relapse.rate=0.1"])
+    >>> s.parameters["car_t.relapse.rate"].value, s.parameters["car_t.relapse.rate"].source
+    (0.1, 'set on the command line')
     """
     path = Path(path)
     raw, notes = read_with_extends(path)

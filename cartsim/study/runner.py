@@ -269,6 +269,11 @@ class Runner:
     def cohort(self) -> Cohort:
         return self.context.cohort
 
+    @property
+    def kept(self) -> int:
+        """Simulations whose event logs are held for valuing again (memory in use)."""
+        return len(self._kept)
+
     def plan(self, values: Mapping[str, float] | None = None) -> Plan:
         """Build one value set (default: the point values): pathways with the names each
         strategy read, then valuations. ScenarioError on a structural problem."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -25,7 +26,11 @@ def test_dsa_writes_a_tornado_sorted_by_swing(tmp_path, invoke_kv, csv_rows):
     # The upfront cost is paid at t = 0 undiscounted: its swing in INMB is exactly the range.
     product = next(r for r in tornado if r["parameter"].endswith("upfront_cost.product"))
     assert math.isclose(float(product["swing"]), 100000.0, rel_tol=1e-9)
-    assert (out / "dsa.csv").is_file() and (out / "run.json").is_file()
+    assert (out / "dsa.csv").is_file()
+    # run.json counts the engine passes: the base case (one per strategy) and the relapse
+    # rate's two ends (CAR-T only); the two costs' ranges re-value the base simulation.
+    manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert (manifest["simulations"], manifest["evaluations"]) == (4, 7)
 
 
 def test_sweep_runs_every_combination_in_the_given_units(tmp_path, invoke_kv, csv_rows):

@@ -57,6 +57,9 @@ def test_threshold_price_is_base_price_plus_inmb(tmp_path, invoke_kv, csv_rows):
     row = csv_rows(out / "threshold.csv")[0]
     assert math.isclose(float(row["threshold"]), 350000.0 + inmb, rel_tol=1e-9)
     assert float(row["interval_low"]) <= float(row["threshold"]) <= float(row["interval_high"])
+    # A price shapes no pathway: one engine pass per strategy, valued at every price tried.
+    manifest = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert manifest["simulations"] == 2 and manifest["evaluations"] > 4
 
 
 def test_threshold_bad_wtp_is_a_usage_error(tmp_path, invoke_kv):

@@ -1,14 +1,24 @@
-"""Chunked runs: results do not depend on the number of workers (the same chunks:
+"""The runner (cartsim.study.runner).
+
+Chunked runs: results do not depend on the number of workers (the same chunks:
 identical bits), and per-patient results do not depend on the chunk size (other
-array lengths: 1e-12 relative, counts exact) (VERIFICATION D3)."""
+array lengths: 1e-12 relative, counts exact) (VERIFICATION D3). Simulate once, value
+many: which parameters shape a pathway is recorded, a kept simulation valued again is
+the simulation made afresh bit for bit, and studies count the engine passes they make.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import cartsim
 from cartsim.study import runner
+from cartsim.study.dsa import one_way
+from cartsim.study.runner import RecordedValues, Runner
+from cartsim.study.threshold import threshold
 
 
 @pytest.fixture
@@ -43,3 +53,89 @@ def test_per_patient_results_do_not_depend_on_the_chunk_size(scenario, monkeypat
         np.testing.assert_allclose(chunked.curves[s].cost, whole.curves[s].cost, rtol=1e-12)
         np.testing.assert_array_equal(chunked.curves[s].occupancy, whole.curves[s].occupancy)
         assert chunked.logs[s].n_patients == 700
+
+
+# --- simulate once, value many ----------------------------------------------------------
+
+BASE = Path(__file__).resolve().parents[2] / "scenarios" / "base.toml"
+VALUATION_ROOTS = ("costs.", "utilities.", "qaly_loss.")
+
+
+@pytest.fixture(scope="module")
+def base():
+    return cartsim.load_scenario(BASE)
+
+
+def test_pathways_read_no_cost_utility_or_qaly_loss(base):
+    """The split is recorded from what the pathway builders read, not listed: in the
+    clinical model costs, utilities and QALY losses value a simulation and never shape
+    one, and the comparator's pathway reads nothing of CAR-T."""
+    keys = Runner(base, patients=10).plan().keys
+    read = {s: {name for name, _ in key} for s, key in keys.items()}
+    assert read["car_t"] and read["immunosuppression"]
+    for names in read.values():
+        assert not {n for n in names if n.startswith(VALUATION_ROOTS)}
+    assert not {n for n in read["immunosuppression"] if n.startswith("car_t.")}
+    assert {"car_t.relapse.rate", "car_t.response.sle", "mortality.sle.smr"} <= read["car_t"]
+    # Every other parameter is one the pathways never read.
+    valuation = set(base.parameters) - read["car_t"] - read["immunosuppression"]
+    assert {n for n in base.parameters if n.startswith(VALUATION_ROOTS)} <= valuation
+
+
+def test_a_custom_model_splits_by_what_its_pathways_read():
+    keys = Runner(cartsim.example_scenario(), patients=10).plan().keys
+    cart = {name for name, _ in keys["cart"]}
+    assert "strategies.cart.states.remission.transitions.relapse.rate" in cart
+    assert "strategies.immunosuppression.states.on_is.death.rate" in cart  # same_as
+    assert not {n for n in cart if n.endswith(("utility", "product", "qaly_loss"))}
+    assert not {n for n, _ in keys["immunosuppression"] if n.startswith("strategies.cart")}
+
+
+def test_a_builder_that_iterates_the_values_reads_them_all():
+    values = RecordedValues({"a": 1.0, "b": 2.0, "c": 3.0})
+    assert values["c"] == 3.0 and values.key() == (("c", 3.0),)
+    assert sorted(values) == ["a", "b", "c"]
+    assert dict(values.key()) == {"a": 1.0, "b": 2.0, "c": 3.0}
+
+
+@pytest.mark.parametrize("name", ["costs.car_t.product", "utilities.sle.remission",
+                                  "qaly_loss.crs.grade_2"])
+def test_valuing_a_kept_simulation_again_equals_simulating_afresh(base, name):
+    """A valuation parameter re-values the base case's simulation: every per-patient
+    column is the one a fresh simulation at that value gives, bit for bit, and the batch
+    makes one engine pass per strategy."""
+    changed = {**base.point_values(), name: base.point_values()[name] * 1.3}
+    runner = Runner(base, patients=150, seed=4)
+    _, revalued = runner.evaluate([None, changed])
+    assert (runner.simulations, runner.evaluations, runner.kept) == (2, 2, 0)
+    fresh = cartsim.run_scenario(base, patients=150, seed=4, values=changed, curves=False)
+    for s, o in fresh.outcomes.items():
+        for col, values in o.columns.items():
+            assert np.array_equal(values, revalued.outcomes[s].columns[col]), (s, col)
+        assert revalued.outcomes[s].columns["cost"].sum() > 0
+
+
+def test_a_pathway_parameter_simulates_again_only_the_strategies_that_read_it(base):
+    runner = Runner(base, patients=100, seed=4)
+    point = base.point_values()
+    relapse = {**point, "car_t.relapse.rate": 2 * point["car_t.relapse.rate"] + 0.01}
+    smr = {**point, "mortality.sle.smr": point["mortality.sle.smr"] * 1.1}
+    list(runner.evaluate([None, relapse]))
+    assert runner.simulations == 3  # the comparator's simulation served both
+    list(runner.evaluate([smr]))
+    assert runner.simulations == 5  # both arms die of the disease
+    assert runner.evaluations == 3 and runner.kept == 0
+
+
+def test_studies_count_simulations_and_evaluations(base):
+    """A price's threshold makes one simulation per strategy; a DSA of costs and
+    utilities none beyond the base case; a relapse range one per end, for CAR-T only."""
+    price = threshold(base, "costs.car_t.product", wtp=[150_000.0], patients=100)
+    assert price.manifest.extra["simulations"] == 2
+    assert price.manifest.extra["evaluations"] > 4
+    valuation = one_way(base, patients=100, names=["costs.car_t.product",
+                                                   "utilities.sle.active"])
+    assert (valuation.manifest.extra["simulations"],
+            valuation.manifest.extra["evaluations"]) == (2, 5)
+    relapse = one_way(base, patients=100, names=["costs.car_t.product", "car_t.relapse.rate"])
+    assert relapse.manifest.extra["simulations"] == 4
