@@ -35,7 +35,8 @@ def parameters_table(scenario: Scenario) -> Table:
                      dist.describe() if dist is not None else "none (fixed)", mean, median,
                      p.point_status(), lo, hi, p.low, p.high, ", ".join(p.includes), p.source,
                      p.status, p.is_default, description))
-    notes: tuple[str, ...] = ("value is in model units (per year, years, currency, at the run's price year); "
+    notes: tuple[str, ...]
+    notes = ("value is in model units (per year, years, currency, at the run's price year); "
              "given_value and the distribution are in the unit and price year written in the "
              "scenario (given_unit, price_year).",
              "point_vs_mean: 'mean' when the point value (given_value) is the distribution's "
@@ -99,7 +100,8 @@ def correlations_table(scenario: Scenario) -> Table:
         rest = " (last alpha: remainder category)" if d.remainder else ""
         rows.append(("dirichlet", ", ".join(d.names), None, None,
                      f"{d.distribution.describe()}{rest}; means {means}", d.source or None))
-    notes: tuple[str, ...] = ("rho: correlation of the parameters' normal scores (Gaussian copula; each keeps "
+    notes: tuple[str, ...]
+    notes = ("rho: correlation of the parameters' normal scores (Gaussian copula; each keeps "
              "its own distribution). spearman: the rank correlation it implies, (6/pi) "
              "asin(rho/2); the Pearson correlation of the drawn values differs slightly "
              "when a distribution is skewed.",

@@ -141,7 +141,8 @@ def evpi_table(res: PsaResult, grid: np.ndarray, population: Population | None =
                ) -> Table:
     values = evpi(res.matrix("cost"), res.matrix("qaly"), grid)
     columns: tuple[str, ...] = ("wtp", "evpi_per_patient")
-    notes: tuple[str, ...] = ("EVPI = E[max over strategies of net benefit] - max over strategies of E[net "
+    notes: tuple[str, ...]
+    notes = ("EVPI = E[max over strategies of net benefit] - max over strategies of E[net "
              "benefit], from the PSA draws; per patient, in the reported currency.",)
     rows: list[tuple[float, ...]] = [(float(lam), float(v))
                                      for lam, v in zip(grid, values, strict=True)]
