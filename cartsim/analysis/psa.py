@@ -3,6 +3,9 @@ first/second-order variance split. They take arrays, never a model [voi, hesim]:
 ``costs`` and ``effects`` shaped (K draws, S strategies) and a 1-D ``wtp`` grid
 of W thresholds (a scalar counts as W = 1), which comes first in results. All
 are pure, return finite numbers and raise ValueError saying what was expected.
+
+The study that simulates the draws is :mod:`cartsim.study.psa` (this module is its
+analysis layer); the command is :mod:`cartsim.cli.psa`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`cartsim report`: an HTML report (and optionally a workbook) of a results folder,
 and the ``--xlsx`` option that `run` and `psa` share. No study runs: the report
-reads a folder that a study wrote."""
+reads a folder that a study wrote. The command line's view of :mod:`cartsim.report`."""
 
 from __future__ import annotations
 

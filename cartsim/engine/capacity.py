@@ -29,6 +29,10 @@ numbers). Run with unlimited capacity, the same patients give the outcomes
 without waiting: ``w`` is then exactly the vein-to-vein time and the run
 equals a plain one. Re-infusions after relapse use stored cells and do not
 queue. The engine knows nothing of costs.
+
+Layer views of capacity: the ``[capacity]`` table is :mod:`cartsim.scenario.capacity`,
+its summaries :mod:`cartsim.analysis.capacity`, the study that runs and values a
+programme :mod:`cartsim.study.capacity`, the command :mod:`cartsim.cli.capacity`.
 """
 
 from __future__ import annotations

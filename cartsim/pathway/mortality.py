@@ -18,6 +18,9 @@ Where the evidence shows the disease ratio changing with time since diagnosis
 (IIM: Dobloug 2018), ``mortality.<d>.smr_late`` applies from ``late_after`` years
 since diagnosis; the cohort entered the model ``mortality.disease_duration`` years
 after diagnosis, so the change happens at model time ``late_after - duration``.
+
+The pathway's view of mortality (which hazard applies in which state); the engine's
+arithmetic on the life table is :mod:`cartsim.engine.mortality`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Frozen objects a validated scenario is made of."""
+"""Frozen objects a validated scenario is made of.
+
+The scenario layer's view of the model: :mod:`cartsim.pathway.model` is the
+vocabulary the engines interpret, built from these objects and parameter values.
+"""
 
 from __future__ import annotations
 

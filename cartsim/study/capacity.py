@@ -10,6 +10,10 @@ three logs (costs and QALYs are applied only here), summarises them with
 :mod:`cartsim.analysis.capacity` and makes the tables
 (:mod:`cartsim.study.capacity_tables`). The difference between the two CAR-T arms
 is what waiting costs.
+
+Layer views of capacity: the table :mod:`cartsim.scenario.capacity`, the queues
+:mod:`cartsim.engine.capacity`, the summaries :mod:`cartsim.analysis.capacity`, the
+command :mod:`cartsim.cli.capacity`.
 """
 
 from __future__ import annotations

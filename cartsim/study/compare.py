@@ -5,7 +5,7 @@ Every scenario runs with the same seed and number of patients (default: the
 first one's), so with common random numbers the rows differ by the effect of their
 assumptions, not by noise. The summaries are :mod:`cartsim.analysis.compare`'s pure
 functions over each scenario's per-patient columns; the table is made by
-:mod:`cartsim.study.compare_tables`.
+:mod:`cartsim.study.compare_tables`; the command is :mod:`cartsim.cli.compare`.
 """
 
 from __future__ import annotations

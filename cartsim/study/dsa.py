@@ -4,7 +4,8 @@ Both evaluate the model at given parameter settings on one seed and cohort
 (:mod:`cartsim.study.evaluation`); every other parameter stays at its point value.
 The runner simulates each distinct pathway value set once, so a range of a cost,
 utility or QALY loss re-values the base case's simulation instead of simulating
-again. The tables are made by :mod:`cartsim.study.dsa_tables`.
+again. The tables are made by :mod:`cartsim.study.dsa_tables`; the commands are
+:mod:`cartsim.cli.dsa`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ and the draw ids, draws its parameter values where it runs, and comes back as
 per-draw means, so a cluster gives byte-identical tables. The analysis of the
 draws (CE plane, CEAC/CEAF, EVPI, EVPPI, variance split) is in
 :mod:`cartsim.analysis.psa` and :mod:`cartsim.analysis.voi`;
-:mod:`cartsim.study.psa_tables` makes the tables.
+:mod:`cartsim.study.psa_tables` makes the tables; the command is :mod:`cartsim.cli.psa`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ its tables.
 through the runner and returns a :class:`~cartsim.study.result.RunResult` that
 holds the per-patient arrays, the curves over time and every table of a run
 (summary, costs, events, deaths, benefit-risk, subgroups, occupancy, one-time
-therapy, parameters; with ``trace`` the per-patient tables too).
+therapy, parameters; with ``trace`` the per-patient tables too). The command is
+:mod:`cartsim.cli.run`.
 """
 
 from __future__ import annotations

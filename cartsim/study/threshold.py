@@ -20,7 +20,7 @@ cost-effective at both ends has its threshold above the upper end). Such draws
 are counted, never dropped silently, and the summary's quantiles treat them as
 lying beyond that end (a quantile that falls among them is reported as missing).
 A draw with equal INMB at both ends cannot be placed and is counted as
-undetermined.
+undetermined. The command is :mod:`cartsim.cli.threshold`.
 """
 
 from __future__ import annotations
