@@ -25,12 +25,12 @@ import numpy as np
 import scipy
 import simpy
 
-from cartsim.api import prepare
 from cartsim.cohort import sample_cohort
 from cartsim.engine.simpy_engine import simulate_simpy
 from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.rng import Streams
 from cartsim.scenario.load import load_scenario
+from cartsim.study.prepare import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = {"simpy": simulate_simpy, "vectorised": simulate_vectorised}
