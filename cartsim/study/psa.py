@@ -37,7 +37,7 @@ from cartsim.study.parallel import check_workers, chunk_size, parallel_map
 from cartsim.study.prepare import discount_rates
 from cartsim.study.psa_tables import psa_tables
 from cartsim.study.result import Manifest, Tabled, scenario_manifest
-from cartsim.study.runner import Runner
+from cartsim.study.runner import DrawError, Runner
 from cartsim.table import Table
 
 MAX_DRAWS = 1_000_000
@@ -110,27 +110,32 @@ def simulate_draws(scenario: Scenario, ks: Sequence[int],
                    values: Callable[[int], Mapping[str, float]], *, patients: int, seed: int,
                    engine: str) -> tuple[list[DrawResult], int]:
     """Draws ``ks``: each draw's cohort simulated under every strategy at ``values(j)``
-    (j its position in ``ks``), reduced to per-draw means at once; and the engine
-    passes made. A failing draw stops the run, naming the draw and the seed."""
+    (j its position in ``ks``), the runner simulating the draws in batches
+    (:meth:`~cartsim.study.runner.Runner.evaluate_draws`), each reduced to per-draw
+    means at once; and the engine passes made. A failing draw stops the run, naming
+    the draw and the seed."""
+    for k in ks:
+        if os.environ.get(FAULT_ENV) == f"draw:{k}":  # test-only fault injection
+            msg = f"PSA draw {k} (seed {seed}) failed: RuntimeError: injected fault"
+            raise SimulationError(msg)
     out: list[DrawResult] = []
-    runner: Runner | None = None
-    for j, k in enumerate(ks):
-        try:
-            if os.environ.get(FAULT_ENV) == f"draw:{k}":  # test-only fault injection
-                msg = "injected fault"
-                raise RuntimeError(msg)
-            if runner is None:
-                runner = Runner(scenario, patients=patients, seed=seed, engine=engine)
-            result = next(runner.evaluate([values(j)], draw=k))
-        except Exception as err:
-            msg = f"PSA draw {k} (seed {seed}) failed: {type(err).__name__}: {err}"
-            raise SimulationError(msg) from err
-        means = {s: {m: float(np.mean(o[m])) for m in MEASURES}
-                 for s, o in result.outcomes.items()}
-        var = {s: float(np.var(o["qaly"], ddof=1)) if o.n > 1 else 0.0
-               for s, o in result.outcomes.items()}
-        out.append(DrawResult(k, means, var))
-    return out, runner.simulations if runner is not None else 0
+    try:
+        runner = Runner(scenario, patients=patients, seed=seed, engine=engine)
+        results = runner.evaluate_draws([(k, values(j)) for j, k in enumerate(ks)])
+        for k, result in zip(ks, results, strict=True):  # each reduced as it comes
+            means = {s: {m: float(np.mean(o[m])) for m in MEASURES}
+                     for s, o in result.outcomes.items()}
+            var = {s: float(np.var(o["qaly"], ddof=1)) if o.n > 1 else 0.0
+                   for s, o in result.outcomes.items()}
+            out.append(DrawResult(k, means, var))
+    except DrawError as err:
+        cause = err.__cause__
+        msg = f"PSA {err} (seed {seed}) failed: {type(cause).__name__}: {cause}"
+        raise SimulationError(msg) from cause
+    except Exception as err:
+        msg = f"PSA draw {ks[0]} (seed {seed}) failed: {type(err).__name__}: {err}"
+        raise SimulationError(msg) from err
+    return out, runner.simulations
 
 
 def draw_values(scenario: Scenario, ks: Sequence[int], seed: int) -> ParameterDraws:

@@ -13,10 +13,11 @@ valued under every value set that shares it (counted in ``evaluations``).
 Discount rates and the price conversion are run settings, fixed per runner; like
 costs they only value what was simulated.
 
-:func:`engine_pass` is the runner's one call into an engine: one strategy on one
-chunk of patients, for a batch of draws, each valued under its valuation sets. An
-engine that values as it simulates (columns of rates and amounts handed over as
-arrays) or simulates many PSA draws in one pass replaces that function alone.
+:func:`cartsim.study.simulate.engine_pass` is the runner's one call into an engine:
+one strategy on one chunk of patients, for a batch of draws (a PSA's, through
+:meth:`Runner.evaluate_draws`), each valued under its valuation sets. An engine that
+values as it simulates (columns of rates and amounts handed over as arrays) or
+simulates many PSA draws in one pass replaces that function alone.
 
 Patients are simulated and valued a chunk (``RUN_CHUNK``) at a time and only the
 per-patient totals and curve sums are kept, unless a later value set of the same
@@ -37,17 +38,12 @@ from dataclasses import dataclass
 
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.events import EventLog, concatenate_logs
-from cartsim.engine.simpy_engine import simulate_simpy
-from cartsim.engine.vectorised import simulate_vectorised
 from cartsim.errors import UsageError
 from cartsim.outcomes.accounting import (
     OutcomesBuilder,
     PatientOutcomes,
-    Rates,
-    value_log,
 )
-from cartsim.outcomes.curves import CurveSums, curve_grid, curve_sums, curve_years
-from cartsim.params.life_table import LifeTable
+from cartsim.outcomes.curves import CurveSums
 from cartsim.pathway.build import (
     StrategyModel,
     build_valuations,
@@ -61,6 +57,7 @@ from cartsim.scenario.model import Scenario
 from cartsim.study.parallel import parallel_map
 from cartsim.study.prepare import discount_rates, prepare
 from cartsim.study.result import RunResult
+from cartsim.study.simulate import Context, DrawPass, PassResult, engine_pass, value_chunk
 
 RUN_CHUNK = 1 << 16
 """Patients simulated and valued together; bounds a run's memory."""
@@ -119,77 +116,6 @@ class Plan:
     keys: Mapping[str, Key]
 
 
-@dataclass(frozen=True)
-class Context:
-    """What every engine pass of one runner shares (read by forked workers, never
-    pickled): the cohort, the life table, the horizon and the engine's settings."""
-
-    cohort: Cohort
-    life_table: LifeTable | None
-    horizon: float
-    engine: str
-    seed: int
-    common_random_numbers: bool
-    rates: Rates
-    cost_factor: float
-
-
-@dataclass(frozen=True)
-class DrawPass:
-    """One draw of an engine pass: its pathways and the valuation sets to apply."""
-
-    draw: int
-    pathways: Mapping[str, Pathway]
-    valuations: tuple[Mapping[str, Valuation], ...]
-
-
-@dataclass(frozen=True)
-class PassResult:
-    """Per draw: outcomes and curve sums per valuation set, and the log if asked."""
-
-    outcomes: tuple[tuple[PatientOutcomes, ...], ...]
-    curves: tuple[tuple[CurveSums, ...], ...] | None
-    logs: tuple[EventLog, ...] | None
-
-
-def engine_pass(ctx: Context, strategy: str, span: range, draws: Sequence[DrawPass], *,
-                curves: bool = False, keep_log: bool = False) -> PassResult:
-    """THE engine call: simulate ``strategy`` for the patients of ``span`` in each
-    draw and value every log under each of that draw's valuation sets."""
-    cohort = ctx.cohort
-    simulate = simulate_vectorised if ctx.engine == "vectorised" else simulate_simpy
-    outcomes, sums, logs = [], [], []
-    for d in draws:
-        streams = Streams(ctx.seed, d.draw)
-        if not ctx.common_random_numbers:
-            streams = streams.unsynchronised(strategy)
-        log = simulate(d.pathways, cohort, life_table=ctx.life_table, horizon=ctx.horizon,
-                       streams=streams, span=span)
-        valued = value_chunk(ctx, log, span, d.pathways, d.valuations, curves=curves)
-        outcomes.append(valued[0])
-        sums.append(valued[1])
-        logs.append(log)
-    return PassResult(tuple(outcomes), tuple(s for s in sums if s is not None) if curves
-                      else None, tuple(logs) if keep_log else None)
-
-
-def value_chunk(ctx: Context, log: EventLog, span: range, pathways: Mapping[str, Pathway],
-                valuations: Sequence[Mapping[str, Valuation]], *, curves: bool = False
-                ) -> tuple[tuple[PatientOutcomes, ...], tuple[CurveSums, ...] | None]:
-    """Value one chunk's log (patients of ``span``) under each valuation set."""
-    cohort = ctx.cohort
-    local = log.rebased(span.start)
-    groups = cohort.group[span.start:span.stop]
-    age, female = cohort.age[span.start:span.stop], cohort.female[span.start:span.stop]
-    parts = tuple(value_log(local, pathways, v, groups, ctx.rates, ctx.cost_factor, age=age,
-                            female=female) for v in valuations)
-    if not curves:
-        return parts, None
-    grid, years = curve_grid(ctx.horizon), curve_years(ctx.horizon)
-    return parts, tuple(curve_sums(local, v, groups, ctx.rates, grid, years, ctx.cost_factor)
-                        for v in valuations)
-
-
 _CONTEXT: Context | None = None
 
 
@@ -202,6 +128,15 @@ def _pass_job(job: tuple[str, int, tuple[DrawPass, ...], bool, bool]
     span = range(start, min(start + RUN_CHUNK, ctx.cohort.n))
     return strategy, start, engine_pass(ctx, strategy, span, draws, curves=curves,
                                         keep_log=keep_log)
+
+
+class DrawError(Exception):
+    """Draws that could not be evaluated (the cause is chained)."""
+
+    def __init__(self, draws: tuple[int, ...]) -> None:
+        self.draws = draws
+        super().__init__(f"draw {draws[0]}" if len(draws) == 1
+                         else f"draws {draws[0]}-{draws[-1]}")
 
 
 @dataclass
@@ -305,6 +240,45 @@ class Runner:
         for plan in plans:
             yield self._evaluate(plan, draw, uses, curves, keep_logs, progress)
 
+    def evaluate_draws(self, draws: Sequence[tuple[int, Mapping[str, float] | None]]
+                       ) -> Iterator[RunResult]:
+        """Each draw's results at its own values and on its own random numbers (a PSA's
+        draws), in order, without curves or logs.
+
+        Draws share no simulation (a draw moves every pathway), so a batch of draws is
+        simulated together: one engine pass per strategy and chunk of patients for the
+        whole batch, batches bounded to ``RUN_CHUNK`` patient-draws. A draw whose values
+        cannot be built, or a batch that fails, raises :class:`DrawError` naming it.
+        """
+        n, order = self.cohort.n, self.scenario.strategies
+        starts = range(0, max(n, 1), RUN_CHUNK)
+        per_pass = max(1, RUN_CHUNK // max(n, 1))
+        for i in range(0, len(draws), per_pass):
+            batch = []
+            for k, values in draws[i:i + per_pass]:
+                try:
+                    batch.append((k, self.plan(values)))
+                except Exception as err:
+                    raise DrawError((k,)) from err
+            builders = [{s: OutcomesBuilder(n) for s in order} for _ in batch]
+            jobs = [(s, start, tuple(DrawPass(k, plan.pathways[s], (plan.valuations[s],))
+                                     for k, plan in batch), False, False)
+                    for start in starts for s in order]
+
+            def take(s: str, start: int, result: PassResult,
+                     builders: list[dict[str, OutcomesBuilder]] = builders) -> None:
+                for built, valued in zip(builders, result.outcomes, strict=True):
+                    built[s].add(start, valued[0])
+
+            try:
+                self._run_passes(jobs, take)
+            except Exception as err:
+                raise DrawError(tuple(k for k, _ in batch)) from err
+            self.simulations += len(order) * len(batch)
+            self.evaluations += len(batch)
+            for (_, plan), built in zip(batch, builders, strict=True):
+                yield self._result(plan, {s: built[s].build() for s in order}, None, {})
+
     def _evaluate(self, plan: Plan, draw: int, uses: dict[tuple[str, int, Key], int],
                   curves: bool, keep_logs: bool, progress: Callable[[int], None] | None
                   ) -> RunResult:
@@ -334,38 +308,52 @@ class Runner:
         jobs = [(s, start, (DrawPass(draw, plan.pathways[s], (plan.valuations[s],)),),
                  curves, s in keep) for start in starts for s in order if s in todo]
         new_logs: dict[str, dict[int, EventLog]] = {s: {} for s in keep}
+
+        def take(s: str, start: int, result: PassResult) -> None:
+            part = result.outcomes[0][0]
+            builders[s].add(start, part)
+            if result.curves is not None:
+                sums[s][start] = result.curves[0][0]
+            if result.logs is not None:
+                new_logs[s][start] = result.logs[0]
+                if keep_logs:
+                    logs[s][start] = result.logs[0]
+            if progress is not None:
+                progress(part.n)
+
+        self._run_passes(jobs, take)
+        self.simulations += len(todo)
+        self.evaluations += 1
+        for s, by_start in new_logs.items():
+            self._kept[s, draw, plan.keys[s]] = _Kept(by_start, plan.pathways[s])
+        self._forget(plan, draw, uses)
+        return self._result(plan, {s: builders[s].build() for s in order},
+                            {s: functools.reduce(operator.add, [by[k] for k in sorted(by)])
+                             for s, by in sums.items()} if curves else None,
+                            {s: concatenate_logs([by[k] for k in sorted(by)])
+                             for s, by in logs.items() if by})
+
+    def _run_passes(self, jobs: Sequence[tuple[str, int, tuple[DrawPass, ...], bool, bool]],
+                    take: Callable[[str, int, PassResult], None]) -> None:
+        """Run engine passes on the runner's workers; ``take`` each result as it comes
+        (results are put in their place by chunk start, so order does not matter)."""
         global _CONTEXT
         _CONTEXT = self.context
         try:
             with parallel_map(self.workers) as (_, mapper), \
                     closing(mapper(_pass_job, jobs)) as done:
                 for s, start, result in done:
-                    part = result.outcomes[0][0]
-                    builders[s].add(start, part)
-                    if result.curves is not None:
-                        sums[s][start] = result.curves[0][0]
-                    if result.logs is not None:
-                        new_logs[s][start] = result.logs[0]
-                        if keep_logs:
-                            logs[s][start] = result.logs[0]
-                    if progress is not None:
-                        progress(part.n)
+                    take(s, start, result)
         finally:
             _CONTEXT = None
-        self.simulations += len(todo)
-        self.evaluations += 1
-        for s, by_start in new_logs.items():
-            self._kept[s, draw, plan.keys[s]] = _Kept(by_start, plan.pathways[s])
-        self._forget(plan, draw, uses)
+
+    def _result(self, plan: Plan, outcomes: Mapping[str, PatientOutcomes],
+                curves: Mapping[str, CurveSums] | None, logs: Mapping[str, EventLog]
+                ) -> RunResult:
         models = {s: StrategyModel(s, self.scenario.strategy_labels[s], plan.pathways[s],
                                    plan.valuations[s]) for s in plan.pathways}
-        return RunResult(
-            self.scenario, self.cohort, models,
-            {s: concatenate_logs([by[k] for k in sorted(by)]) for s, by in logs.items() if by},
-            {s: builders[s].build() for s in order}, self.rates,
-            self.engine, self.seed, self.common_random_numbers,
-            {s: functools.reduce(operator.add, [by[k] for k in sorted(by)])
-             for s, by in sums.items()} if curves else None)
+        return RunResult(self.scenario, self.cohort, models, logs, outcomes, self.rates,
+                         self.engine, self.seed, self.common_random_numbers, curves)
 
     def _forget(self, plan: Plan, draw: int, uses: dict[tuple[str, int, Key], int]) -> None:
         """Drop the logs of simulations no later value set of the batch needs (beyond

@@ -58,7 +58,7 @@ from cartsim.scenario.model import CohortSpec, Scenario
 from cartsim.study.input_tables import parameters_table
 from cartsim.study.prepare import discount_rates, prepare
 from cartsim.study.result import Manifest, Tabled, scenario_manifest
-from cartsim.study.runner import Context, DrawPass, engine_pass
+from cartsim.study.simulate import Context, DrawPass, engine_pass
 from cartsim.study.validate_tables import design_table, evidence_table, validation_table
 from cartsim.table import Table
 
