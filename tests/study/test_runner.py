@@ -17,7 +17,8 @@ import pytest
 import cartsim
 from cartsim.study import runner
 from cartsim.study.dsa import one_way
-from cartsim.study.runner import RecordedValues, Runner
+from cartsim.study.psa import draw_values
+from cartsim.study.runner import DrawError, RecordedValues, Runner
 from cartsim.study.threshold import threshold
 
 
@@ -139,3 +140,31 @@ def test_studies_count_simulations_and_evaluations(base):
             valuation.manifest.extra["evaluations"]) == (2, 5)
     relapse = one_way(base, patients=100, names=["costs.car_t.product", "car_t.relapse.rate"])
     assert relapse.manifest.extra["simulations"] == 4
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 50])
+def test_a_batch_of_draws_equals_each_draw_evaluated_alone(monkeypatch, chunk):
+    """PSA draws go to the engine as one batch (or, with chunks smaller than the cohort,
+    one draw and chunk at a time): each draw's results are those of the draw alone."""
+    monkeypatch.setattr(runner, "RUN_CHUNK", chunk)
+    scenario = cartsim.example_scenario()
+    ks = [1, 2, 3]
+    table = draw_values(scenario, ks, 3)
+    batched = Runner(scenario, patients=120, seed=3)
+    results = list(batched.evaluate_draws([(k, table.at(j)) for j, k in enumerate(ks)]))
+    assert (batched.simulations, batched.evaluations) == (6, 3)
+    for j, (k, result) in enumerate(zip(ks, results, strict=True)):
+        alone = cartsim.run_scenario(scenario, patients=120, seed=3, draw=k,
+                                     values=table.at(j), curves=False)
+        for s, o in alone.outcomes.items():
+            for col, values in o.columns.items():
+                assert np.array_equal(values, result.outcomes[s].columns[col]), (k, s, col)
+
+
+def test_a_draw_that_cannot_be_built_is_named():
+    scenario = cartsim.example_scenario()
+    values = dict(scenario.point_values())
+    del values["strategies.cart.states.remission.transitions.relapse.rate"]
+    with pytest.raises(DrawError, match="draw 7") as caught:
+        list(Runner(scenario, patients=10).evaluate_draws([(6, None), (7, values)]))
+    assert caught.value.draws == (7,) and isinstance(caught.value.__cause__, KeyError)
