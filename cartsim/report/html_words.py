@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cartsim.report.folder_reader import FolderTable, ResultsFolder, as_float
-from cartsim.study.occupancy_tables import ALIVE_ROW, REMISSION_ROW
+from cartsim.vocabulary import ALIVE_ROW, REMISSION_ROW
 
 SNAPSHOT_YEARS = (5.0, 10.0)
 

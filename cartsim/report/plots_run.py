@@ -29,7 +29,7 @@ from cartsim.report.plots_base import (
     plain,
     strategy_colours,
 )
-from cartsim.study.occupancy_tables import ALIVE_ROW, DEAD_ROW, REMISSION_ROW
+from cartsim.vocabulary import ALIVE_ROW, DEAD_ROW, REMISSION_ROW
 
 Z95 = 1.959963984540054
 

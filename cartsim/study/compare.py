@@ -4,30 +4,32 @@ one table of their key results side by side.
 Every scenario runs with the same seed and number of patients (default: the
 first one's), so with common random numbers the rows differ by the effect of their
 assumptions, not by noise. The summaries are :mod:`cartsim.analysis.compare`'s pure
-functions over each scenario's per-patient columns; the table is made by
-:mod:`cartsim.study.compare_tables`; the command is :mod:`cartsim.cli.compare`.
+functions over each scenario's per-patient columns; :func:`compare_table` at the end
+makes the table. The command is :mod:`cartsim.cli.compare`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cartsim.analysis.compare import (
     ScenarioSummary,
+    change_from_first,
     scenario_changes,
     summarise_scenario,
 )
 from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.scenario.load import load_scenario, read_toml
 from cartsim.scenario.model import Scenario
-from cartsim.study.compare_tables import compare_table
 from cartsim.study.prepare import prepare
 from cartsim.study.result import Manifest, Tabled
+from cartsim.study.run_tables import ICER_NOTE
 from cartsim.study.runner import Runner
-from cartsim.table import Table
+from cartsim.table import Table, wtp_key
 
 MAX_SCENARIOS = 200
 
@@ -167,3 +169,60 @@ def compare_scenarios(scenarios: Sequence[Scenario], *, patients: int | None = N
         {"overrides": list(first.overrides), "simulations": simulations,
          "evaluations": evaluations})
     return ComparisonResult(tuple(scenarios), tuple(rows), n, root, engine, (table,), manifest)
+
+
+def _num(x: float | None) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def compare_table(rows: Sequence[ScenarioSummary], *, strategies: Sequence[str],
+                  comparator: str, wtp: Sequence[float], currency: str,
+                  price_year: int, engine: str) -> Table:
+    """The ``compare`` table; ``rows`` in the order the scenarios were given."""
+    keys = [wtp_key(w) for w in wtp]
+    columns = ("scenario", "file", "title", "changes", "patients", "seed", "strategy",
+               "comparator", *[f"cost_{s}" for s in strategies],
+               *[f"qaly_{s}" for s in strategies], "inc_cost", "inc_cost_mcse", "inc_qaly",
+               "inc_qaly_mcse", "icer", "icer_status",
+               *[c for k in keys for c in (f"inmb_{k}", f"inmb_{k}_mcse")],
+               "change_inc_cost", "change_inc_qaly", *[f"change_inmb_{k}" for k in keys])
+    changes = change_from_first(rows, wtp)
+    out = []
+    for row, moved in zip(rows, changes, strict=True):
+        for c in row.comparisons:
+            delta = moved.get(c.strategy, {})
+            cells: list[object] = [
+                row.name, row.file, row.title, "; ".join(row.changes) or None, row.patients,
+                row.seed, c.strategy, comparator,
+                *[row.means[s]["cost"].mean for s in strategies],
+                *[row.means[s]["qaly"].mean for s in strategies],
+                c.measures["cost"].mean, _num(c.measures["cost"].se), c.measures["qaly"].mean,
+                _num(c.measures["qaly"].se), _num(c.icer.value), c.icer.status]
+            for w in wtp:
+                cells += [c.inmb[w].mean, _num(c.inmb[w].se)]
+            cells += [delta.get("inc_cost"), delta.get("inc_qaly"),
+                      *[delta.get(f"inmb_{w!r}") for w in wtp]]
+            out.append(tuple(cells))
+    formats = {c: "money" for c in columns
+               if c.startswith(("cost_", "inc_cost", "icer", "inmb", "change_inc_cost",
+                                "change_inmb"))}
+    formats.update({c: "qaly" for c in columns if "qaly" in c})
+    formats.update({"icer_status": "text", "patients": "int", "seed": "int", "changes": "text",
+                    "title": "text", "file": "text"})
+    first = rows[0].name if rows else "the first scenario"
+    notes = (
+        f"Every scenario simulated with the same seed and number of patients ({engine} "
+        "engine): with common random numbers each patient meets the same random events in "
+        "every scenario wherever the inputs allow, so differences between rows are the "
+        "effects of the assumptions rather than Monte Carlo noise. A scenario whose cohort is "
+        "read from a file uses its own patients.",
+        "changes: the inputs that differ from the file the scenario extends (its `extends`), "
+        "in the units written in the scenario files; NA: the same inputs, or no `extends`.",
+        f"cost_<strategy>, qaly_<strategy>: mean discounted cost ({currency} {price_year}) and "
+        "QALYs per patient. inc_*: strategy minus comparator, with the MCSE of the paired "
+        "per-patient differences. inmb_<wtp> = wtp x inc_qaly - inc_cost.",
+        f"change_*: this row's inc_cost, inc_qaly and inmb minus those of {first} (the first "
+        "scenario given), for the same strategy.",
+        ICER_NOTE,
+    )
+    return Table("compare", "Scenario comparison", columns, tuple(out), notes, formats)

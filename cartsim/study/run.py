@@ -17,7 +17,6 @@ from collections.abc import Callable
 from cartsim.cohort import describe_age, summarise_cohort
 from cartsim.scenario.model import Scenario
 from cartsim.study.input_tables import cohort_table, parameters_table
-from cartsim.study.occupancy_tables import state_occupancy_table
 from cartsim.study.one_time_tables import one_time_tables
 from cartsim.study.result import RunResult, scenario_manifest
 from cartsim.study.run_tables import (
@@ -30,6 +29,7 @@ from cartsim.study.run_tables import (
     events_table,
     frontier_table,
     increments,
+    state_occupancy_table,
     subgroups_table,
     summary_table,
 )

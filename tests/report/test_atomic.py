@@ -1,5 +1,5 @@
-"""Tests for cartsim.report.atomic and cartsim.report.manifest: atomic writes, run
-folders, the lock, manifests."""
+"""Tests for cartsim.report.atomic (atomic writes, run folders, the lock) and the
+manifests of cartsim.report.folder."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from cartsim.report.atomic import (
     run_lock,
     write_run_folder,
 )
-from cartsim.report.manifest import build_manifest, manifest_to_json, sha256_text
+from cartsim.report.folder import build_manifest, manifest_to_json, sha256_text
 
 
 def _tree(folder: Path) -> dict[str, str]:
