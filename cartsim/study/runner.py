@@ -189,7 +189,7 @@ class Runner:
         self.common_random_numbers = common_random_numbers
         self.workers = workers
         self.retain = retain
-        self.models, life_table = prepare(scenario)
+        _, life_table = prepare(scenario)  # what `cartsim check` checks, refused alike
         self.rates = discount_rates(scenario)
         n = patients if patients is not None else scenario.run.patients
         # Patients are the same people in every draw (cohort.py), so sample once.
