@@ -28,7 +28,13 @@ from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.parameter import Parameter
 from cartsim.scenario.capacity import parse_capacity
-from cartsim.scenario.clinical import CATEGORICAL_SETS, ROOTS, is_leaf, parse_clinical
+from cartsim.scenario.clinical import (
+    CATEGORICAL_SETS,
+    ROOTS,
+    is_leaf,
+    parse_clinical,
+    run_price_year,
+)
 from cartsim.scenario.clinical_schema import DISEASES, STRATEGIES, STRATEGY_LABELS
 from cartsim.scenario.correlations import joint_fingerprint, parse_joint
 from cartsim.scenario.custom import check_scheduled_events, parse_custom
@@ -140,7 +146,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
             if key in raw:
                 problems.add(key, "clinical parameters do not apply to model = \"custom\"",
                              None, has_value=False)
-        custom, params = parse_custom(raw.get("strategies"), problems)
+        custom, params = parse_custom(raw.get("strategies"), problems, run_price_year(raw))
         strategies = tuple(sorted(custom))
         labels = {k: s.label for k, s in custom.items()}
         groups = None
