@@ -119,7 +119,7 @@ def parse_clinical(raw: Mapping[str, Any], problems: Problems,
             params[definition.name] = p
     for name in missing:
         owners = PARAMETER_BY_NAME[name].strategies
-        why = f" (run.strategies includes {', '.join(s for s in owners if s in strategies)})" \
+        why = f" by {' and '.join(s for s in owners if s in strategies)} in run.strategies" \
             if owners else ""
         problems.missing(name, f"required{why}: {PARAMETER_BY_NAME[name].description}")
     if "car_t" in strategies:

@@ -140,7 +140,7 @@ _DEFS: tuple[ParamDef, ...] = (
     _p("biologic.severe_flare_ratio", "ratio",
        "rate ratio on severe flares while on the biologic", _BIOLOGIC),
     _p("biologic.discontinuation", "rate", "stopping the biologic, per year", _BIOLOGIC),
-    _p("costs.biologic.annual", "cost", "the biologic (drug and administration) per year",
+    _p("costs.biologic.annual", "cost", "the biologic per year",
        _BIOLOGIC, ("drugs",)),
     # IVIG maintenance added to conventional therapy (IIM only).
     _p("ivig.to_low_activity_ratio", "ratio",
