@@ -23,6 +23,7 @@ from cartsim.scenario.model import Scenario
 from cartsim.scenario.strategies import LIBRARY
 from cartsim.vocabulary import THERAPY_CATEGORIES
 
+
 def price_parameter(scenario: Scenario, strategy: str = "car_t") -> str | None:
     """The parameter that sets ``strategy``'s product price: in the clinical model the
     library's (``costs.car_t.product`` for CAR-T; None for a strategy without a product);
