@@ -26,6 +26,7 @@ from typing import Any
 
 from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
+from cartsim.params.draws import JointSpec
 from cartsim.params.parameter import Parameter
 from cartsim.scenario.capacity import parse_capacity
 from cartsim.scenario.clinical import CATEGORICAL_SETS, ROOTS, is_leaf, parse_clinical
@@ -129,6 +130,24 @@ def _cohort_fingerprint(cohort: CohortSpec, source: str) -> Any:
     return [repr(g) for g in cohort.groups]
 
 
+def _independent_sets(sets: tuple[tuple[str, ...], ...], params: Mapping[str, Parameter],
+                      joint: JointSpec) -> tuple[str, ...]:
+    """A warning for each set of exclusive outcomes (CRS grades...) with two or more
+    uncertain probabilities that no [[dirichlet]] draws together."""
+    together = [set(d.names) for d in joint.dirichlet]
+    out = []
+    for names in sets:
+        uncertain = [n for n in names if n in params and params[n].distribution is not None
+                     and params[n].distribution.name != "fixed"]
+        if len(uncertain) >= 2 and not any(set(names) <= block for block in together):
+            out.append(f"{', '.join(names)} are the exclusive outcomes of one chance node "
+                       "but no [[dirichlet]] draws them together: a PSA draws them "
+                       "independently and rescales a draw whose sum passes 1. Declare them "
+                       "in one [[dirichlet]] table (a variant's [[dirichlet]] list replaces "
+                       "its parent's whole).")
+    return tuple(out)
+
+
 def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Path,
                    fixed: frozenset[str] = frozenset(),
                    notes: Mapping[str, MergeNote] | None = None) -> Scenario:
@@ -180,6 +199,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         check_strategy_groups(strategies, cohort, problems)
     unused = frozenset(PARAMETER_BY_NAME) - set(params) if model != "custom" else frozenset()
     joint = parse_joint(raw, params, problems, fixed, unused)
+    if model != "custom":
+        warnings += _independent_sets(sets, params, joint)
     capacity = parse_capacity(raw, model, problems)
     if capacity is not None and not {"immunosuppression", "car_t"} <= set(strategies):
         problems.add("capacity", "a capacity analysis compares car_t with immunosuppression: "

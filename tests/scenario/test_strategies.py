@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cartsim.errors import ScenarioError
+from cartsim.params.draws import draw_parameters
 from cartsim.scenario.load import load_scenario
 from cartsim.scenario.strategies import DEFAULT_STRATEGIES, LIBRARY
 
@@ -168,3 +170,35 @@ def test_the_t_cell_engager_course_limit_is_a_fixed_whole_number(write_toml, val
     err = problems_of(variant(write_toml, "next_generation.toml",
                               f"[t_cell_engager.repeat]\nmax_courses = {value}\n"))
     assert [p.path for p in err.problems] == ["t_cell_engager.repeat.max_courses"]
+
+
+def test_library_probability_sets_are_drawn_jointly():
+    """The exclusive outcomes of the library's chance nodes (allogeneic CRS and ICANS
+    grades, the T-cell engager's CRS grades) are Dirichlet sets in the shipped file: in
+    every PSA draw they sum to at most 1 with nothing rescaled, and each marginal's
+    sample mean is its point value within 4 SE."""
+    s = load_scenario(SCENARIOS / "next_generation.toml")
+    sets = [names for names in s.probability_sets if names[0].startswith(
+        ("car_t_allogeneic.", "t_cell_engager."))]
+    assert len(sets) == 3
+    table = draw_parameters(s.parameters, range(400), 17, s.probability_sets, s.joint)
+    assert table.rescaled_sets == 0
+    for names in sets:
+        assert np.all(sum(table.values[n] for n in names) <= 1.0 + 1e-12)
+        for n in names:
+            x = table.values[n]
+            assert abs(x.mean() - s.parameters[n].value) <= 4 * x.std(ddof=1) / np.sqrt(x.size)
+
+
+def test_a_variant_dirichlet_list_that_drops_its_parents_sets_is_warned_about(write_toml):
+    """A variant's [[dirichlet]] list replaces its parent's whole: a set of uncertain
+    exclusive probabilities left without a joint draw (here base.toml's CRS and LICATS
+    grades) earns a warning naming it; restating the parent's blocks silences it."""
+    s = load_scenario(variant(write_toml, "base.toml", '''[[dirichlet]]
+params = ["car_t.icans.grade_1_2", "car_t.icans.grade_3_4"]
+alphas = [2.5, 2.5, 141.5]
+'''))
+    assert len(s.warnings) == 2
+    assert s.warnings[0].startswith("car_t.crs.grade_1, car_t.crs.grade_2, car_t.crs.grade_3 "
+                                    "are the exclusive outcomes of one chance node")
+    assert "car_t.licats.grade_1" in s.warnings[1]
