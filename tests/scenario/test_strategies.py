@@ -181,7 +181,7 @@ def test_library_probability_sets_are_drawn_jointly():
     sets = [names for names in s.probability_sets if names[0].startswith(
         ("car_t_allogeneic.", "t_cell_engager."))]
     assert len(sets) == 3
-    table = draw_parameters(s.parameters, range(400), 17, s.probability_sets, s.joint)
+    table = draw_parameters(s.parameters, range(1, 101), 17, s.probability_sets, s.joint)
     assert table.rescaled_sets == 0
     for names in sets:
         assert np.all(sum(table.values[n] for n in names) <= 1.0 + 1e-12)
