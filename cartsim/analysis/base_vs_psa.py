@@ -58,8 +58,8 @@ def compare_base_with_psa(base_cost: Sequence[float], base_qaly: Sequence[float]
     """
     out = []
     mean_cost, mean_qaly = psa_cost.mean(axis=0), psa_qaly.mean(axis=0)
-    winners = _different_winners(base_cost, base_qaly, mean_cost, mean_qaly, names,
-                                 comparator, wtp)
+    winners = _different_winners(base_cost, base_qaly, mean_cost.tolist(),
+                                 mean_qaly.tolist(), names, comparator, wtp)
     for i, name in enumerate(names):
         if i == comparator:
             continue
@@ -88,7 +88,8 @@ def compare_base_with_psa(base_cost: Sequence[float], base_qaly: Sequence[float]
 
 
 def _different_winners(base_cost: Sequence[float], base_qaly: Sequence[float],
-                       mean_cost: np.ndarray, mean_qaly: np.ndarray, names: Sequence[str],
+                       mean_cost: Sequence[float], mean_qaly: Sequence[float],
+                       names: Sequence[str],
                        comparator: int, wtp: Sequence[float]) -> list[tuple[set[str], str]]:
     """With three or more strategies: at each WTP where the base case and the PSA mean
     have different best strategies (highest net benefit; ties to the comparator, then

@@ -137,8 +137,8 @@ def _independent_sets(sets: tuple[tuple[str, ...], ...], params: Mapping[str, Pa
     together = [set(d.names) for d in joint.dirichlet]
     out = []
     for names in sets:
-        uncertain = [n for n in names if n in params and params[n].distribution is not None
-                     and params[n].distribution.name != "fixed"]
+        dists = [params[n].distribution for n in names if n in params]
+        uncertain = [d for d in dists if d is not None and d.name != "fixed"]
         if len(uncertain) >= 2 and not any(set(names) <= block for block in together):
             out.append(f"{', '.join(names)} are the exclusive outcomes of one chance node "
                        "but no [[dirichlet]] draws them together: a PSA draws them "
