@@ -22,8 +22,6 @@ from cartsim.params.survival_shapes import (
     Window,
     make_survival,
 )
-from cartsim.pathway.car_t import car_t_pathway, car_t_valuation
-from cartsim.pathway.conventional import conventional_states, conventional_valuation
 from cartsim.pathway.costing import Shortfall
 from cartsim.pathway.model import (
     Chance,
@@ -36,6 +34,7 @@ from cartsim.pathway.model import (
     Valuation,
     check_pathway,
 )
+from cartsim.pathway.registry import REGISTRY
 from cartsim.scenario.clinical_schema import DISEASES, PARAMETER_BY_NAME
 from cartsim.scenario.model import CustomStrategy, CustomTransition, Scenario
 
@@ -73,6 +72,7 @@ def build_model(scenario: Scenario, values: Mapping[str, float]) -> dict[str, St
 
 
 def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
+    """Every compared strategy's pathway and valuation for each disease it is valid for."""
     v = values.__getitem__
 
     def includes(name: str) -> tuple[str, ...]:
@@ -84,29 +84,25 @@ def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, Stra
         definition = PARAMETER_BY_NAME.get(name)
         return definition.includes if definition is not None else ()
 
-    conventional, conv_val, car_t, car_t_val = {}, {}, {}, {}
-    short: list[Shortfall] = []
-    for d in DISEASES:
-        conventional[d] = Pathway(strategy="immunosuppression", start="active",
-                                  states=conventional_states(d, v))
-        conv_val[d], missing = conventional_valuation(d, v, conventional[d].states, includes)
-        car_t[d] = car_t_pathway(d, v, scenario.relapse_model)
-        car_t_val[d], more = car_t_valuation(d, v, car_t[d], includes)
-        short += missing + more
+    choices = {**scenario.choices, "car_t.relapse.model": scenario.relapse_model}
     norm = eq5d_norms() if scenario.choices.get("utilities.age_adjustment") == \
         "multiplicative" else None
-    if norm is not None:
-        conv_val = {d: replace(val, utility_age_norm=norm) for d, val in conv_val.items()}
-        car_t_val = {d: replace(val, utility_age_norm=norm) for d, val in car_t_val.items()}
+    short: list[Shortfall] = []
+    out: dict[str, StrategyModel] = {}
+    for name in scenario.strategies:
+        builder = REGISTRY[name]
+        pathways, valuations = {}, {}
+        for d in (d for d in DISEASES if d in builder.diseases):
+            pathways[d] = builder.pathway(d, v, choices)
+            valuation, missing = builder.valuation(d, v, pathways[d], includes)
+            valuations[d] = valuation if norm is None else replace(valuation,
+                                                                   utility_age_norm=norm)
+            short += missing
+        out[name] = StrategyModel(name, scenario.strategy_labels[name], pathways, valuations)
     if short and values == scenario.point_values():
         problems = [Problem(f.parameter, f.message(), f.amount) for f in short]
         raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
-    return {
-        "immunosuppression": StrategyModel(
-            "immunosuppression", scenario.strategy_labels["immunosuppression"], conventional,
-            conv_val),
-        "car_t": StrategyModel("car_t", scenario.strategy_labels["car_t"], car_t, car_t_val),
-    }
+    return out
 
 
 def _time(tr: CustomTransition, values: Mapping[str, float]) -> SurvivalModel:
