@@ -28,6 +28,7 @@ from cartsim.errors import ScenarioError
 from cartsim.rng import Streams
 from cartsim.scenario.clinical_schema import disease_hint
 from cartsim.scenario.model import AgeSpec, CohortSpec
+from cartsim.scenario.param_def import DISEASES
 from cartsim.scenario.settings import MAX_PATIENTS
 
 SEX_CODES = {"female": True, "f": True, "woman": True, "male": False, "m": False, "man": False}
@@ -248,8 +249,13 @@ def _record(fields: list[str], line_no: int, width: int, column: dict[str, int],
     if groups is not None:
         disease = fields[column["disease"]].strip().lower()
         if disease not in groups:
+            # A clinical group left out of ``groups`` is one a compared strategy refuses.
+            hint = (f"the strategies in run.strategies are valid together for "
+                    f"{', '.join(groups)} only (one of them is not for {disease}): drop that "
+                    "strategy or these patients") if disease in DISEASES else \
+                disease_hint(disease, groups)
             problems.add(f"{where}.disease", f"must be one of {', '.join(groups)}",
-                         fields[column["disease"]], disease_hint(disease, groups))
+                         fields[column["disease"]], hint)
             ok = False
         group = disease
     return (pid, group, age, bool(sex)) if ok else None

@@ -6,7 +6,10 @@ their distributions' means, which cartsim flags in the parameters table). An
 evidence review group wants both, and wants to be told when they point different
 ways: a different sign of the incremental cost or QALYs, or a different decision
 (adopt the strategy when its INMB against the comparator is > 0) at a
-willingness to pay.
+willingness to pay. With three or more strategies the decision is which one has
+the highest net benefit, and two strategies can each agree with the comparator
+while the base case and the PSA mean pick different winners: that is said too,
+in the verdicts of the strategies concerned.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ def compare_base_with_psa(base_cost: Sequence[float], base_qaly: Sequence[float]
     """
     out = []
     mean_cost, mean_qaly = psa_cost.mean(axis=0), psa_qaly.mean(axis=0)
+    winners = _different_winners(base_cost, base_qaly, mean_cost.tolist(),
+                                 mean_qaly.tolist(), names, comparator, wtp)
     for i, name in enumerate(names):
         if i == comparator:
             continue
@@ -75,7 +80,33 @@ def compare_base_with_psa(base_cost: Sequence[float], base_qaly: Sequence[float]
             if b_adopt != p_adopt:
                 words.append(f"at {w:,.0f}/QALY the base case {'adopts' if b_adopt else 'rejects'}"
                              f" {name} and the PSA mean {'adopts' if p_adopt else 'rejects'} it")
+        words += [text for who, text in winners if name in who]
         verdict = ("disagree: " + "; ".join(words)) if words else \
             "agree: same signs of incremental cost and QALYs and the same decision at every WTP"
         out.append(BaseVsPsa(name, b_c, b_q, p_c, p_q, b_inmb, p_inmb, verdict))
+    return out
+
+
+def _different_winners(base_cost: Sequence[float], base_qaly: Sequence[float],
+                       mean_cost: Sequence[float], mean_qaly: Sequence[float],
+                       names: Sequence[str],
+                       comparator: int, wtp: Sequence[float]) -> list[tuple[set[str], str]]:
+    """With three or more strategies: at each WTP where the base case and the PSA mean
+    have different best strategies (highest net benefit; ties to the comparator, then
+    the first listed), the two strategies and a sentence. With two strategies a
+    different winner is a different decision, already said pairwise."""
+    if len(names) < 3:
+        return []
+    order = [comparator, *(i for i in range(len(names)) if i != comparator)]
+
+    def best(cost: Sequence[float], qaly: Sequence[float], lam: float) -> int:
+        nb = [lam * float(qaly[i]) - float(cost[i]) for i in order]
+        return order[nb.index(max(nb))]
+
+    out = []
+    for w in wtp:
+        b, p = best(base_cost, base_qaly, w), best(mean_cost, mean_qaly, w)
+        if b != p:
+            out.append(({names[b], names[p]}, f"at {w:,.0f}/QALY the base case's best strategy "
+                        f"is {names[b]} and the PSA mean's is {names[p]}"))
     return out

@@ -22,8 +22,6 @@ from cartsim.params.survival_shapes import (
     Window,
     make_survival,
 )
-from cartsim.pathway.car_t import car_t_pathway, car_t_valuation
-from cartsim.pathway.conventional import conventional_states, conventional_valuation
 from cartsim.pathway.costing import Shortfall
 from cartsim.pathway.model import (
     Chance,
@@ -36,8 +34,10 @@ from cartsim.pathway.model import (
     Valuation,
     check_pathway,
 )
-from cartsim.scenario.clinical_schema import DISEASES, PARAMETER_BY_NAME
+from cartsim.pathway.registry import REGISTRY
+from cartsim.scenario.clinical_schema import PARAMETER_BY_NAME
 from cartsim.scenario.model import CustomStrategy, CustomTransition, Scenario
+from cartsim.scenario.param_def import DISEASES
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,14 @@ def strategy_pathways(scenario: Scenario, strategy: str, values: Mapping[str, fl
     if scenario.model == "custom":
         return {"all": _custom_pathway(scenario.custom[strategy], values)}
     v = values.__getitem__
-    if strategy == "immunosuppression":
-        return {d: Pathway(strategy="immunosuppression", start="active",
-                           states=conventional_states(d, v)) for d in DISEASES}
-    return {d: car_t_pathway(d, v, scenario.relapse_model) for d in DISEASES}
+    builder = REGISTRY[strategy]
+    return {d: builder.pathway(d, v, _choices(scenario))
+            for d in DISEASES if d in builder.diseases}
+
+
+def _choices(scenario: Scenario) -> dict[str, str]:
+    """The clinical model's structural choices (scenario settings, not parameters)."""
+    return {**scenario.choices, "car_t.relapse.model": scenario.relapse_model}
 
 
 def check_pathways(scenario: Scenario, pathways: Mapping[str, Mapping[str, Pathway]]) -> None:
@@ -112,6 +116,7 @@ def build_valuations(scenario: Scenario, values: Mapping[str, float],
 def _clinical_valuations(scenario: Scenario, values: Mapping[str, float],
                          pathways: Mapping[str, Mapping[str, Pathway]]
                          ) -> dict[str, dict[str, Valuation]]:
+    """Every compared strategy's valuation for each disease it is valid for."""
     v = values.__getitem__
 
     def includes(name: str) -> tuple[str, ...]:
@@ -123,22 +128,22 @@ def _clinical_valuations(scenario: Scenario, values: Mapping[str, float],
         definition = PARAMETER_BY_NAME.get(name)
         return definition.includes if definition is not None else ()
 
-    conv_val, car_t_val = {}, {}
-    short: list[Shortfall] = []
-    for d in DISEASES:
-        conv_val[d], missing = conventional_valuation(
-            d, v, pathways["immunosuppression"][d].states, includes)
-        car_t_val[d], more = car_t_valuation(d, v, pathways["car_t"][d], includes)
-        short += missing + more
     norm = eq5d_norms() if scenario.choices.get("utilities.age_adjustment") == \
         "multiplicative" else None
-    if norm is not None:
-        conv_val = {d: replace(val, utility_age_norm=norm) for d, val in conv_val.items()}
-        car_t_val = {d: replace(val, utility_age_norm=norm) for d, val in car_t_val.items()}
+    short: list[Shortfall] = []
+    out: dict[str, dict[str, Valuation]] = {}
+    for name in scenario.strategies:
+        builder = REGISTRY[name]
+        out[name] = {}
+        for d, pathway in pathways[name].items():
+            valuation, missing = builder.valuation(d, v, pathway, includes)
+            out[name][d] = valuation if norm is None else replace(valuation,
+                                                                  utility_age_norm=norm)
+            short += missing
     if short and values == scenario.point_values():
         problems = [Problem(f.parameter, f.message(), f.amount) for f in short]
         raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
-    return {"immunosuppression": conv_val, "car_t": car_t_val}
+    return out
 
 
 def _time(tr: CustomTransition, values: Mapping[str, float]) -> SurvivalModel:

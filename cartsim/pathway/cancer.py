@@ -56,21 +56,25 @@ def cancer_transition(sir: float, v: Values, origin: str) -> Transition:
                       time=excess_incidence(sir, v), event="cancer")
 
 
-def t_cell_onset(v: Values) -> SurvivalModel:
+def t_cell_onset(v: Values, probability: str = "car_t.t_cell_malignancy.probability"
+                 ) -> SurvivalModel:
     """CAR-T-associated T-cell malignancy after an infusion: with the per-infusion
-    probability, at an exponential onset time with the published median (most within
-    2 years, some up to ~5: axi-cel 1.8-58.5 months); else never."""
-    p = v("car_t.t_cell_malignancy.probability")
+    probability (the parameter ``probability``: each product has its own), at an
+    exponential onset time with the published median (most within 2 years, some up to
+    ~5: axi-cel 1.8-58.5 months); else never."""
+    p = v(probability)
     if p <= 0.0:
         return Never()
     rate = math.log(2.0) / v("car_t.t_cell_malignancy.onset_median")
     return CureMixture(cure_fraction=1.0 - p, base=Exponential(rate))
 
 
-def t_cell_transitions(v: Values, origin: str) -> tuple[Transition, ...]:
+def t_cell_transitions(v: Values, origin: str,
+                       probability: str = "car_t.t_cell_malignancy.probability"
+                       ) -> tuple[Transition, ...]:
     """T-cell malignancy after the first infusion and after a re-infusion, from a
     state of ``origin`` activity."""
-    onset = t_cell_onset(v)
+    onset = t_cell_onset(v, probability)
     to = cancer_state_name("t_cell_malignancy", origin)
     return (Transition("t_cell_malignancy", to, onset, clock="infusion"),
             Transition("t_cell_malignancy_retreatment", to, onset, clock="reinfusion",

@@ -57,7 +57,7 @@ from cartsim.pathway.model import (
     Transition,
     Valuation,
 )
-from cartsim.pathway.mortality import disease_ratio, state_mortality
+from cartsim.pathway.mortality import remission_state_mortality
 from cartsim.vocabulary import DEAD
 
 REMISSION_STATES = ("aplasia", "aplasia_ivig", "remission", "remission_2")
@@ -81,28 +81,37 @@ def relapse_time(v: Values, model: str) -> SurvivalModel:
     raise ValueError(msg)
 
 
-def _toxicity_chain(suffix: str, v: Values, then: str) -> dict[str, Chance]:
-    """Acute toxicity after an infusion: CRS, ICANS, LICATS, early infection, death."""
+def toxicity_chain(suffix: str, v: Values, then: str, prefix: str = "car_t",
+                   licats: bool = True) -> dict[str, Chance]:
+    """Acute toxicity after an infusion: CRS, ICANS, LICATS, early infection, death.
+
+    The probabilities are ``<prefix>.crs.grade_1`` etc.; the node names (the random
+    numbers' purposes) are the same for every product, so CAR-T products compared on one
+    cohort draw each patient's toxicities from the same numbers. ``licats`` False leaves
+    LICATS out (reported for autologous CD19 CAR-T only)."""
     n = {k: f"{k}{suffix}" for k in ("crs", "icans", "licats", "early_infection",
                                      "treatment_death")}
-    return {
+    after_icans = n["licats"] if licats else n["early_infection"]
+    chain = {
         n["crs"]: Chance(n["crs"], tuple(
-            Outcome(v(f"car_t.crs.grade_{g}"), f"crs_grade_{g}") for g in (1, 2, 3)
+            Outcome(v(f"{prefix}.crs.grade_{g}"), f"crs_grade_{g}") for g in (1, 2, 3)
         ), then=n["icans"]),
         n["icans"]: Chance(n["icans"], (
-            Outcome(v("car_t.icans.grade_1_2"), "icans_grade_1_2"),
-            Outcome(v("car_t.icans.grade_3_4"), "icans_grade_3_4"),
-        ), then=n["licats"]),
-        n["licats"]: Chance(n["licats"], tuple(
-            Outcome(v(f"car_t.licats.grade_{g}"), f"licats_grade_{g}") for g in LICATS_GRADES
-        ), then=n["early_infection"]),
-        n["early_infection"]: Chance(n["early_infection"], (
-            Outcome(v("car_t.early_infection"), "serious_infection"),
-        ), then=n["treatment_death"]),
-        n["treatment_death"]: Chance(n["treatment_death"], (
-            Outcome(v("car_t.treatment_death"), "treatment_related_death", to=DEAD),
-        ), then=then),
+            Outcome(v(f"{prefix}.icans.grade_1_2"), "icans_grade_1_2"),
+            Outcome(v(f"{prefix}.icans.grade_3_4"), "icans_grade_3_4"),
+        ), then=after_icans),
     }
+    if licats:
+        chain[n["licats"]] = Chance(n["licats"], tuple(
+            Outcome(v(f"{prefix}.licats.grade_{g}"), f"licats_grade_{g}") for g in LICATS_GRADES
+        ), then=n["early_infection"])
+    chain[n["early_infection"]] = Chance(n["early_infection"], (
+        Outcome(v(f"{prefix}.early_infection"), "serious_infection"),
+    ), then=n["treatment_death"])
+    chain[n["treatment_death"]] = Chance(n["treatment_death"], (
+        Outcome(v(f"{prefix}.treatment_death"), "treatment_related_death", to=DEAD),
+    ), then=then)
+    return chain
 
 
 def _after_infusion(v: Values, origin: str) -> tuple[Transition, ...]:
@@ -126,8 +135,7 @@ def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
             cancer_transition(v(f"cancer.sir.{d}"), v, "active"),
         ),
     )
-    remission_mortality = state_mortality(
-        disease_ratio(d, v).scaled(v("mortality.remission_share")))
+    remission_mortality = remission_state_mortality(d, v)
     remission_cancer = cancer_transition(v("cancer.sir_remission"), v, "remission")
     after = _after_infusion(v, "remission")
     infections = Recurring("serious_infection", v("car_t.remission.infections"))
@@ -164,7 +172,7 @@ def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
         ), then="infusion"),
         "infusion": Chance("infusion", (Outcome(1.0, "infusion"),), then="crs",
                            origin="infusion"),
-        **_toxicity_chain("", v, then="ivig"),
+        **toxicity_chain("", v, then="ivig"),
         "ivig": Chance("ivig", (Outcome(v("car_t.ivig.probability"), "ig_replacement",
                                         to="aplasia_ivig"),), then="aplasia"),
         "response": Chance("response", (
@@ -174,7 +182,7 @@ def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
         "retreatment": retreatment_chance(v),
         "reinfusion": Chance("reinfusion", (Outcome(1.0, "reinfusion"),), then="crs_retreatment",
                              origin="reinfusion"),
-        **_toxicity_chain("_retreatment", v, then="retreatment_response"),
+        **toxicity_chain("_retreatment", v, then="retreatment_response"),
         "retreatment_response": Chance("retreatment_response", (
             Outcome(v("car_t.retreatment.response"), "response_retreatment", to="remission_2"),
         ), then="active"),
@@ -246,4 +254,4 @@ def car_t_valuation(d: str, v: Values, pathway: Pathway, includes: Includes
 
 
 __all__ = ["REMISSION_STATES", "car_t_pathway", "car_t_valuation", "origin_key",
-           "relapse_time"]
+           "relapse_time", "toxicity_chain"]

@@ -33,7 +33,7 @@ from cartsim.pathway.cancer import (
     origin_key,
 )
 from cartsim.pathway.costing import CostLine, Includes, Shortfall, net_state_costs
-from cartsim.pathway.model import Recurring, State, Transition, Valuation
+from cartsim.pathway.model import Pathway, Recurring, State, Transition, Valuation
 from cartsim.pathway.mortality import disease_ratio, state_mortality
 
 Values = Callable[[str], float]
@@ -85,6 +85,12 @@ def conventional_states(d: str, v: Values, extra: Extra = _none) -> dict[str, St
         cancer = frozen_state("cancer", origin, excess, "cancer")
         states[cancer.name] = cancer
     return states
+
+
+def conventional_pathway(d: str, v: Values) -> Pathway:
+    """The comparator: conventional immunosuppression for life, from active disease."""
+    return Pathway(strategy="immunosuppression", start="active",
+                   states=conventional_states(d, v))
 
 
 def therapy_cost_lines(d: str, v: Values) -> dict[str, tuple[CostLine, ...]]:
@@ -149,5 +155,5 @@ def conventional_valuation(d: str, v: Values, states: Mapping[str, State],
                      event_qaly_loss=loss), short
 
 
-__all__ = ["conventional_states", "conventional_valuation", "cost_states", "frozen_utilities",
-           "origin_key", "therapy_cost_lines"]
+__all__ = ["conventional_pathway", "conventional_states", "conventional_valuation",
+           "cost_states", "frozen_utilities", "origin_key", "therapy_cost_lines"]

@@ -68,3 +68,10 @@ def state_mortality(ratio: DiseaseRatio, excess_rate: float = 0.0,
     schedule = () if ratio.change_at is None else ((ratio.change_at, ratio.late),)
     return Mortality(life_table_ratio=ratio.at_entry, excess_rate=excess_rate,
                      excess_cause=excess_cause, ratio_schedule=schedule)
+
+
+def remission_state_mortality(d: str, v: Values) -> Mortality:
+    """Mortality in B-cell aplasia and drug-free remission after a B-cell-depleting therapy
+    (CAR-T, allogeneic CAR-T, a T-cell engager): the disease's ratio keeping the share
+    ``mortality.remission_share`` of its excess."""
+    return state_mortality(disease_ratio(d, v).scaled(v("mortality.remission_share")))

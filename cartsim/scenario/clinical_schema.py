@@ -1,20 +1,21 @@
-"""The parameters of the clinical model (CAR-T vs conventional immunosuppression).
+"""The parameters of the clinical model: natural history and autologous CAR-T.
 
 Each entry: dotted name, kind (see ``cartsim.params.parameter.KINDS``), a
 description, and a default for optional inputs. ``{d}`` stands for each disease
 (sle, iim, ssc). Inputs without a default must be given by the scenario (the
 shipped ``scenarios/base.toml`` gives all of them, each with its source).
 Optional inputs default to values that switch a feature off, and are echoed
-in the parameter table with source "cartsim default".
+in the parameter table with source "cartsim default". The other strategies of the
+library declare theirs in :mod:`cartsim.scenario.strategy_params`; a parameter is
+required only when a strategy that uses it is compared (``ParamDef.strategies``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cartsim.checks import did_you_mean
+from cartsim.scenario.param_def import ALL_CAUSE_CARE, DISEASES, ParamDef, expand
+from cartsim.scenario.strategy_params import LIBRARY_PARAMETERS
 
-DISEASES = ("sle", "iim", "ssc")
 DISEASE_LABELS = {"sle": "Systemic lupus erythematosus", "iim": "Idiopathic inflammatory myositis",
                   "ssc": "Systemic sclerosis"}
 DISEASE_ALIASES = {
@@ -35,25 +36,7 @@ def disease_hint(name: str, groups: tuple[str, ...] = DISEASES) -> str:
 
 
 RELAPSE_MODELS = ("none", "constant", "weibull", "cure_fraction", "waning")
-STRATEGIES = ("immunosuppression", "car_t")
-STRATEGY_LABELS = {"immunosuppression": "Conventional immunosuppression",
-                   "car_t": "CD19 CAR-T (single infusion)"}
 
-
-ALL_CAUSE_CARE = ("all_cause", "outpatient", "hospital", "flares", "serious_infections")
-"""What an all-cause claims-based state cost contains besides drugs: a state cost that
-includes flares or serious infections is charged net of them (pathway.costing)."""
-
-
-@dataclass(frozen=True)
-class ParamDef:
-    name: str
-    kind: str
-    description: str
-    default: float | None = None
-    includes: tuple[str, ...] = ()
-    """For a cost: what its kind of source contains when the scenario does not say
-    (a value set with --set keeps the meaning of the parameter it replaces)."""
 
 
 _DEFS: tuple[ParamDef, ...] = (
@@ -215,21 +198,54 @@ _DEFS: tuple[ParamDef, ...] = (
 )
 
 
+CELL_THERAPIES = ("car_t", "car_t_allogeneic", "t_cell_engager")
+"""B-cell-depleting therapies after which a patient may be in drug-free remission: they
+share what describes that state (its utility, mortality share, infections, monitoring,
+immunoglobulin cover) and the costs and QALY losses of CRS and ICANS."""
+CAR_T_PRODUCTS = ("car_t", "car_t_allogeneic")
+"""Products with an integrated CAR transgene: they share the T-cell malignancy's course."""
+_SHARED = {
+    "mortality.remission_share": CELL_THERAPIES,
+    "cancer.sir_remission": CELL_THERAPIES,
+    "utilities.{d}.remission": (*CELL_THERAPIES, "ahsct"),
+    "car_t.remission.infections": CELL_THERAPIES,
+    "car_t.ivig.probability": CAR_T_PRODUCTS,
+    "costs.car_t.monitoring": CELL_THERAPIES,
+    "costs.ivig": CELL_THERAPIES,
+    "car_t.t_cell_malignancy.onset_median": CAR_T_PRODUCTS,
+    "car_t.t_cell_malignancy.excess_mortality": CAR_T_PRODUCTS,
+    "costs.t_cell_malignancy.initial": CAR_T_PRODUCTS,
+    "costs.t_cell_malignancy.annual": CAR_T_PRODUCTS,
+    "utilities.t_cell_malignancy": CAR_T_PRODUCTS,
+}
+_SHARED_PREFIXES = ("costs.crs.", "costs.icans.", "qaly_loss.crs.", "qaly_loss.icans.")
+_CAR_T_PREFIXES = ("car_t.", "costs.car_t.", "qaly_loss.car_t.", "costs.licats.",
+                   "qaly_loss.licats.")
+
+
+def strategies_using(name: str) -> tuple[str, ...]:
+    """Which strategies use the (unexpanded) parameter ``name``: () for every scenario."""
+    if name in _SHARED:
+        return _SHARED[name]
+    if name.startswith(_SHARED_PREFIXES):
+        return CELL_THERAPIES
+    if name.startswith(_CAR_T_PREFIXES):
+        return ("car_t",)
+    return ()
+
+
 def clinical_parameters() -> tuple[ParamDef, ...]:
-    """Every clinical parameter with ``{d}`` expanded for each disease, in a fixed order."""
-    out: list[ParamDef] = []
-    for p in _DEFS:
-        if "{d}" in p.name:
-            out += [ParamDef(p.name.format(d=d), p.kind,
-                             f"{p.description.format(d=d)} ({d.upper()})", p.default,
-                             p.includes) for d in DISEASES]
-        else:
-            out.append(p)
-    return tuple(out)
+    """Every parameter of the two original strategies (conventional immunosuppression and
+    autologous CAR-T), ``{d}`` expanded, each marked with the strategies that use it."""
+    return expand(tuple(ParamDef(p.name, p.kind, p.description, p.default, p.includes,
+                                 strategies_using(p.name)) for p in _DEFS))
 
 
 CLINICAL_PARAMETERS = clinical_parameters()
-PARAMETER_BY_NAME = {p.name: p for p in CLINICAL_PARAMETERS}
+"""The parameters of the default scenario (immunosuppression and autologous CAR-T)."""
+ALL_PARAMETERS = CLINICAL_PARAMETERS + LIBRARY_PARAMETERS
+"""Every parameter a clinical scenario can set, whichever strategies it compares."""
+PARAMETER_BY_NAME = {p.name: p for p in ALL_PARAMETERS}
 AGE_ADJUSTMENTS = ("multiplicative", "none")
 STRUCTURAL_KEYS = {"car_t.relapse.model": RELAPSE_MODELS,
                    "utilities.age_adjustment": AGE_ADJUSTMENTS}

@@ -26,14 +26,22 @@ from typing import Any
 
 from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
+from cartsim.params.draws import JointSpec
 from cartsim.params.parameter import Parameter
 from cartsim.scenario.capacity import parse_capacity
-from cartsim.scenario.clinical import CATEGORICAL_SETS, ROOTS, is_leaf, parse_clinical
-from cartsim.scenario.clinical_schema import DISEASES, STRATEGIES, STRATEGY_LABELS
+from cartsim.scenario.clinical import (
+    CATEGORICAL_SETS,
+    ROOTS,
+    is_leaf,
+    parse_clinical,
+    run_price_year,
+)
+from cartsim.scenario.clinical_schema import PARAMETER_BY_NAME
 from cartsim.scenario.correlations import joint_fingerprint, parse_joint
 from cartsim.scenario.custom import check_scheduled_events, parse_custom
 from cartsim.scenario.merge import MergeNote, merge_warnings
 from cartsim.scenario.model import CohortSpec, CustomStrategy, Scenario
+from cartsim.scenario.param_def import DISEASES
 from cartsim.scenario.read import (
     MAX_FILE_BYTES,
     MAX_NESTING,
@@ -42,6 +50,13 @@ from cartsim.scenario.read import (
     read_with_extends,
 )
 from cartsim.scenario.settings import parse_cohort, parse_run
+from cartsim.scenario.strategies import (
+    DEFAULT_STRATEGIES,
+    LIBRARY,
+    allowed_groups,
+    check_strategy_groups,
+    parse_strategies,
+)
 
 __all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scenario",
            "load_scenario", "parse_override", "read_toml", "read_with_extends"]
@@ -122,6 +137,24 @@ def _cohort_fingerprint(cohort: CohortSpec, source: str) -> Any:
     return [repr(g) for g in cohort.groups]
 
 
+def _independent_sets(sets: tuple[tuple[str, ...], ...], params: Mapping[str, Parameter],
+                      joint: JointSpec) -> tuple[str, ...]:
+    """A warning for each set of exclusive outcomes (CRS grades...) with two or more
+    uncertain probabilities that no [[dirichlet]] draws together."""
+    together = [set(d.names) for d in joint.dirichlet]
+    out = []
+    for names in sets:
+        dists = [params[n].distribution for n in names if n in params]
+        uncertain = [d for d in dists if d is not None and d.name != "fixed"]
+        if len(uncertain) >= 2 and not any(set(names) <= block for block in together):
+            out.append(f"{', '.join(names)} are the exclusive outcomes of one chance node "
+                       "but no [[dirichlet]] draws them together: a PSA draws them "
+                       "independently and rescales a draw whose sum passes 1. Declare them "
+                       "in one [[dirichlet]] table (a variant's [[dirichlet]] list replaces "
+                       "its parent's whole).")
+    return tuple(out)
+
+
 def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Path,
                    fixed: frozenset[str] = frozenset(),
                    notes: Mapping[str, MergeNote] | None = None) -> Scenario:
@@ -135,35 +168,58 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     relapse_model = "constant"
     choices: dict[str, str] = {}
     custom: dict[str, CustomStrategy] = {}
+    warnings: tuple[str, ...] = ()
     if model == "custom":
         for key in ROOTS:
             if key in raw:
                 problems.add(key, "clinical parameters do not apply to model = \"custom\"",
                              None, has_value=False)
-        custom, params = parse_custom(raw.get("strategies"), problems)
+        run_raw = raw.get("run")
+        if isinstance(run_raw, dict) and "strategies" in run_raw:
+            problems.add("run.strategies", "chooses from the clinical model's library; a "
+                         "custom model's strategies are its [strategies] tables",
+                         run_raw["strategies"])
+        custom, params = parse_custom(raw.get("strategies"), problems, run_price_year(raw))
         strategies = tuple(sorted(custom))
         labels = {k: s.label for k, s in custom.items()}
-        groups = None
+        groups = file_groups = None
         sets = tuple(tuple(o.probability for o in ch.outcomes)
                      for st in custom.values() for ch in st.chances.values())
     else:
         if "strategies" in raw:
             problems.add("strategies", "strategy tables need model = \"custom\"", None,
                          did_you_mean("strategies", TOP_KEYS), has_value=False)
-        params, choices = parse_clinical(raw, problems)
+        strategies = parse_strategies(raw.get("run"), problems)
+        params, choices, warnings = parse_clinical(raw, problems, strategies)
         relapse_model = choices["car_t.relapse.model"]
-        strategies, labels, groups = STRATEGIES, dict(STRATEGY_LABELS), DISEASES
-        sets = tuple(names for _, names in CATEGORICAL_SETS)
+        labels = {s: LIBRARY[s].label for s in strategies}
+        groups, file_groups = DISEASES, allowed_groups(strategies)
+        sets = tuple(names for _, names in CATEGORICAL_SETS if all(n in params for n in names))
     run = parse_run(raw.get("run"), name, strategies, problems)
     if custom and run is not None:
         check_scheduled_events(custom, params, run.horizon, problems)
     cohort = parse_cohort(raw.get("cohort"), groups, base_dir, problems)
-    joint = parse_joint(raw, params, problems, fixed)
+    if cohort.file is not None and file_groups is not None:
+        # A file's disease column may name only groups every compared strategy allows.
+        cohort = dataclasses.replace(cohort, file_groups=file_groups)
+    elif model != "custom":
+        check_strategy_groups(strategies, cohort, problems)
+    unused = frozenset(PARAMETER_BY_NAME) - set(params) if model != "custom" else frozenset()
+    joint = parse_joint(raw, params, problems, fixed, unused)
+    if model != "custom":
+        warnings += _independent_sets(sets, params, joint)
     capacity = parse_capacity(raw, model, problems)
+    if capacity is not None and not {"immunosuppression", "car_t"} <= set(strategies):
+        problems.add("capacity", "a capacity analysis compares car_t with immunosuppression: "
+                     "both must be in run.strategies", list(strategies))
     if problems:
         raise ScenarioError(source, problems)
     fingerprint = {
         "model": model, "relapse_model": relapse_model,
+        # Named only when not the default, so every file written before strategies could
+        # be chosen keeps its hash.
+        **({"strategies": list(strategies)}
+           if model != "custom" and strategies != DEFAULT_STRATEGIES else {}),
         **({"choices": choices} if choices else {}),
         "run": {k: v for k, v in run.__dict__.items() if k != "output"},
         "cohort": _cohort_fingerprint(cohort, source),
@@ -178,7 +234,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
         base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
-        warnings=merge_warnings(notes or {}, params, fixed),
+        warnings=merge_warnings(notes or {}, params, fixed) + warnings,
     )
 
 

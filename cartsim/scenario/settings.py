@@ -29,7 +29,7 @@ from cartsim.scenario.model import (
 MAX_PATIENTS = 10_000_000
 MAX_DISCOUNT = 0.2
 RUN_KEYS = ("patients", "seed", "horizon", "discount", "currency", "price_year", "perspective",
-            "wtp", "comparator", "life_table", "output", "cost_conversion")
+            "wtp", "comparator", "strategies", "life_table", "output", "cost_conversion")
 DEFAULT_WTP = (50_000.0, 100_000.0, 150_000.0)
 
 

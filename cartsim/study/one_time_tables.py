@@ -17,21 +17,21 @@ import numpy as np
 from cartsim.analysis.one_time import CAP, SHARE, one_time_variants
 from cartsim.outcomes.annual import years_needed
 from cartsim.scenario.model import Scenario
+from cartsim.scenario.strategies import LIBRARY
 from cartsim.study.result import RunResult
 from cartsim.study.run_tables import ICER_NOTE, curves_of
 from cartsim.table import Table, wtp_key
 from cartsim.vocabulary import THERAPY_CATEGORIES
 
-CLINICAL_PRICE = "costs.car_t.product"
-CLINICAL_RETREATMENT_PRICE = "costs.car_t.retreatment_product"
 
-
-def price_parameter(scenario: Scenario) -> str | None:
-    """The parameter that sets the product price: ``costs.car_t.product`` in the
-    clinical model; in a custom model the one cost parameter of the ``product``
-    category, if there is exactly one (else None: no value-based price)."""
-    if CLINICAL_PRICE in scenario.parameters:
-        return CLINICAL_PRICE
+def price_parameter(scenario: Scenario, strategy: str = "car_t") -> str | None:
+    """The parameter that sets ``strategy``'s product price: in the clinical model the
+    library's (``costs.car_t.product`` for CAR-T; None for a strategy without a product);
+    in a custom model the one cost parameter of the ``product`` category, if there is
+    exactly one (else None: no value-based price)."""
+    if scenario.model == "cart_vs_is":
+        info = LIBRARY.get(strategy)
+        return info.price if info is not None and info.price in scenario.parameters else None
     names = [n for n, p in scenario.parameters.items()
              if p.kind == "cost" and n.rsplit(".", 1)[-1] == "product"]
     return names[0] if len(names) == 1 else None
@@ -59,10 +59,6 @@ def _num(x: float | None) -> float | None:
 def one_time_tables(result: RunResult) -> list[Table]:
     """The ``one_time_therapy`` table (a list, as the run's other table builders)."""
     scenario, run = result.scenario, result.scenario.run
-    name = price_parameter(scenario)
-    price = scenario.parameters[name].given_value if name else None
-    re_param = scenario.parameters.get(CLINICAL_RETREATMENT_PRICE)
-    re_price = re_param.given_value if re_param is not None and name == CLINICAL_PRICE else None
     keys = [wtp_key(w) for w in run.wtp]
     columns = ("strategy", "comparator", "variant", "therapy_cost", "product_units",
                "cost_offsets", "offsets_credited", "years_capped", "inc_cost", "inc_cost_mcse",
@@ -74,6 +70,11 @@ def one_time_tables(result: RunResult) -> list[Table]:
     for s in result.strategies:
         if s == run.comparator:
             continue
+        name = price_parameter(scenario, s)
+        price = scenario.parameters[name].given_value if name else None
+        re_name = LIBRARY[s].retreatment_price if scenario.model == "cart_vs_is" else None
+        re_param = scenario.parameters.get(re_name) if re_name and name else None
+        re_price = re_param.given_value if re_param is not None else None
         r = one_time_variants(result.outcomes[s].columns,
                               result.outcomes[run.comparator].columns,
                               annual_offsets(result, s), strategy=s,
@@ -87,6 +88,10 @@ def one_time_tables(result: RunResult) -> list[Table]:
                          price, *[_num(v.price[w]) for w in run.wtp],
                          _num(r.retreatment_units), re_price,
                          *[_num((v.price_per_charge or {}).get(w)) for w in run.wtp]))
+    names = [price_parameter(scenario, s) for s in result.strategies if s != run.comparator]
+    named = ", ".join(sorted({n for n in names if n})) or "no single product-price parameter: NA"
+    if any(n is None for n in names) and any(names):
+        named += "; NA for a strategy without a product"
     cur = f"{run.reported_currency} {run.reported_price_year}"
     notes = (
         "ICER's scenarios for single or short-term therapies (ICER adapted methods, 2019; "
@@ -100,8 +105,7 @@ def one_time_tables(result: RunResult) -> list[Table]:
         "every other category (net: costs the therapy adds, such as monitoring, are "
         "subtracted). offsets_credited: the part counted in inc_cost. Costs per patient in "
         f"{cur}.",
-        "price: the product price as written in the scenario "
-        f"({name or 'no single product-price parameter: NA'}). "
+        f"price: the product price as written in the scenario ({named}). "
         "product_units: discounted first-infusion product charges per patient (incremental "
         "product cost / price). value_based_price_<wtp>: the price at which "
         "inmb_<wtp> = 0, i.e. price + inmb_<wtp> / product_units (cost is linear in the "

@@ -53,8 +53,8 @@ from cartsim.params.evidence import (
     current_evidence,
 )
 from cartsim.rng import Streams
-from cartsim.scenario.clinical_schema import DISEASES
 from cartsim.scenario.model import CohortSpec, Scenario
+from cartsim.scenario.param_def import DISEASES
 from cartsim.study.input_tables import parameters_table
 from cartsim.study.prepare import discount_rates, prepare
 from cartsim.study.result import Manifest, Tabled, scenario_manifest

@@ -168,7 +168,7 @@ def test_a_last_bit_change_moves_evppi_in_the_last_bits(columns, rtol):
     costs, effects, x = skewed_problem()
     base = evppi(costs, effects, [0.0], x[:, columns])[0]
     assert base > 100.0
-    for seed in range(3):
+    for seed in range(2):
         rng = np.random.default_rng(seed)
 
         def nudge(a, rng=rng):
@@ -228,13 +228,14 @@ def test_evppi_agrees_with_closed_form_and_nested_monte_carlo():
     # Inner noise biases it up by a factor sqrt(1 + 1/n_in) - 1 = 0.1 %.
     assert abs(nested - exact) < 4 * nested_se
 
-    # Regression on one PSA sample, with a bootstrap SE (refitting each time).
-    k = 5000
+    # Regression on one PSA sample, with a bootstrap SE (refitting each time; 40
+    # replicates estimate the SE to about 11%, ample for a 4-SE bound).
+    k = 3000
     x, y = rng.normal(size=(2, k))
     costs, effects = two_strategies(x + y)
     estimate = evppi(costs, effects, [0.0], x)[0]
     boot = []
-    for _ in range(100):
+    for _ in range(40):
         i = rng.integers(0, k, size=k)
         boot.append(evppi(costs[i], effects[i], [0.0], x[i])[0])
     se = float(np.std(boot, ddof=1))

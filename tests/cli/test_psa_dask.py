@@ -7,6 +7,7 @@ to another machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -47,6 +48,22 @@ death = { rate = 0.04 }
 params = ["strategies.a.states.s.cost", "strategies.a.states.s.death.rate"]
 rho = -0.4
 """
+
+
+@contextlib.contextmanager
+def sigint_as_default() -> Iterator[None]:
+    """Start children with SIGINT at its default, so the signal interrupts them even when
+    the test runner itself was started with SIGINT ignored (a background job of a
+    non-interactive shell): an ignored signal is inherited across exec, and Python then
+    keeps it ignored. (A handler, unlike SIG_IGN, is reset to the default by exec.)"""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +150,9 @@ def test_dask_sigint_cancels_and_keeps_completed_draws(cluster, scenario, tmp_pa
     cmd = [sys.executable, "-m", "cartsim", "psa", str(scenario), "--draws", "400",
            "--patients", "400", "--scheduler", cluster.scheduler_address, "--out", str(out),
            "-q"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    with sigint_as_default():
+        proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
         if ckpt.exists() and len(ckpt.read_text().splitlines()) > 10:

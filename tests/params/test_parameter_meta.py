@@ -1,11 +1,15 @@
 """Cost metadata of a parameter: what it includes, its price year and inflation; and
 whether a point value is its distribution's mean."""
 
+import tomllib
+from pathlib import Path
+
 import pytest
 
 from cartsim.checks import Problems
 from cartsim.params.parameter import parse_parameter
 from cartsim.params.reference_tables import cpi_medical_care
+from cartsim.scenario.load import build_scenario
 
 
 def parse(raw, kind="cost", target_year=2024):
@@ -60,3 +64,27 @@ def test_point_status_flags_a_point_value_that_is_not_the_mean():
     why = parse({"value": 12.0, "dist": "gamma", "mean": 10.0, "se": 1.0,
                  "point_note": "list price, the PSA spreads discounts"})[0]
     assert why.point_status() == "differs: list price, the PSA spreads discounts"
+
+
+def test_custom_model_costs_are_inflated_to_the_run_price_year_like_clinical_ones():
+    """A custom model's cost with a price_year is inflated to run.price_year by the same CPI
+    ratio (it used to be recorded and left uninflated)."""
+    text = """
+model = "custom"
+[run]
+price_year = 2024
+life_table = "none"
+horizon = 10
+comparator = "a"
+[strategies.a]
+start = "s"
+[strategies.a.states.s]
+utility = 0.7
+cost = { drugs = { value = 1000, price_year = 2019 } }
+death = { rate = 0.05 }
+"""
+    scenario = build_scenario(tomllib.loads(text), "s.toml", "s", Path())
+    p = scenario.parameters["strategies.a.states.s.cost.drugs"]
+    cpi = cpi_medical_care()
+    assert p.price_year == 2019
+    assert p.value == pytest.approx(1000.0 * cpi[2024] / cpi[2019], rel=1e-12)

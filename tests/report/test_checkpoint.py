@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,22 @@ utility = 0.8
 cost = 1000
 death = { rate = 0.04 }
 """
+
+
+@contextlib.contextmanager
+def sigint_as_default() -> Iterator[None]:
+    """Start children with SIGINT at its default, so the signal interrupts them even when
+    the test runner itself was started with SIGINT ignored (a background job of a
+    non-interactive shell): an ignored signal is inherited across exec, and Python then
+    keeps it ignored. (A handler, unlike SIG_IGN, is reset to the default by exec.)"""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def write(tmp_path: Path, text: str = SCENARIO) -> Path:
@@ -154,8 +172,9 @@ def test_sigint_stops_workers_and_keeps_completed_draws(tmp_path):
     ckpt = tmp_path / "out.checkpoint.jsonl"
     cmd = [sys.executable, "-m", "cartsim", "psa", str(path), "--draws", "400", "--patients",
            "400", "--workers", "2", "--out", str(out), "-q"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    with sigint_as_default():
+        proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
         if ckpt.exists() and len(ckpt.read_text().splitlines()) > 40:

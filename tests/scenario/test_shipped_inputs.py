@@ -26,4 +26,4 @@ def test_shipped_scenario_inputs_are_traceable_and_consistent(path):
             f"{path.name}: {name} point {p.given_value} is not its distribution's mean"
     # Building at the point values refuses any state cost smaller than the events it holds.
     models = build_model(s, s.point_values())
-    assert set(models) == {"immunosuppression", "car_t"}
+    assert set(models) == set(s.strategies)
