@@ -43,13 +43,13 @@ if not BENCH.is_dir():
 
 def _contender(path: Path, n: int, engine: str) -> Callable[[], None]:
     """A function that simulates and values every strategy of ``path`` on n patients."""
-    from cartsim.api import discount_rates, prepare
     from cartsim.cohort import sample_cohort
     from cartsim.engine.simpy_engine import simulate_simpy
     from cartsim.outcomes.accounting import value_log
     from cartsim.outcomes.valued_run import group_codes, simulate_valued
     from cartsim.rng import Streams
     from cartsim.scenario.load import load_scenario
+    from cartsim.study.prepare import discount_rates, prepare
 
     scenario = load_scenario(path)
     models, table = prepare(scenario)

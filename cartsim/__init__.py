@@ -1,9 +1,16 @@
 """cartsim: patient-level simulation of one-time CD19 CAR-T versus lifelong
 conventional immunosuppression in refractory autoimmune disease.
 
-The library entry points are :func:`load_scenario` (read and validate a scenario
-file) and :func:`run_scenario` (simulate every strategy on one cohort and value
-the results). The ``cartsim`` command line wraps them.
+The Python API (:mod:`cartsim.api`) runs the same studies as the command line and
+returns results that hold their arrays and tables: :func:`run`, :func:`psa`,
+:func:`dsa`, :func:`sweep`, :func:`threshold`, :func:`compare`, :func:`validate`
+and :func:`capacity`. :func:`load_scenario` reads and validates a scenario file;
+:func:`run_scenario` is the low-level call (per-patient arrays, no tables);
+:func:`example_scenario` is a tiny scenario to try things on.
+
+>>> import cartsim
+>>> cartsim.run(cartsim.example_scenario(), patients=100).tables()[0]
+'summary'
 """
 
 from __future__ import annotations
@@ -15,8 +22,21 @@ from typing import TYPE_CHECKING, Any
 from cartsim.errors import CartsimError, ParameterError, ScenarioError, SimulationError
 
 if TYPE_CHECKING:
-    from cartsim.api import RunResult, run_scenario
-    from cartsim.scenario.load import load_scenario
+    from cartsim.api import (
+        capacity,
+        compare,
+        dsa,
+        example_scenario,
+        load_scenario,
+        psa,
+        run,
+        run_scenario,
+        sweep,
+        threshold,
+        validate,
+    )
+    from cartsim.study.result import RunResult
+    from cartsim.table import Table
 
 try:
     __version__ = version("cartsim")
@@ -25,8 +45,12 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 # Imported on first use (PEP 562), so that `cartsim --help` and modules that need
 # none of them do not pay for numpy, scipy and the engines.
-_LAZY = {"RunResult": "cartsim.api", "run_scenario": "cartsim.api",
-         "load_scenario": "cartsim.scenario.load"}
+_LAZY = {
+    **dict.fromkeys(("capacity", "compare", "dsa", "example_scenario", "load_scenario",
+                     "psa", "run", "run_scenario", "sweep", "threshold", "validate"),
+                    "cartsim.api"),
+    "RunResult": "cartsim.study.result", "Table": "cartsim.table",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -37,13 +61,24 @@ def __getattr__(name: str) -> Any:
     msg = f"module 'cartsim' has no attribute {name!r}"
     raise AttributeError(msg)
 
+
 __all__ = [
     "CartsimError",
     "ParameterError",
     "RunResult",
     "ScenarioError",
     "SimulationError",
+    "Table",
     "__version__",
+    "capacity",
+    "compare",
+    "dsa",
+    "example_scenario",
     "load_scenario",
+    "psa",
+    "run",
     "run_scenario",
+    "sweep",
+    "threshold",
+    "validate",
 ]

@@ -1,214 +1,189 @@
-"""The library's entry point: simulate a scenario and value the results.
+"""The Python API for notebooks: the same studies the command line runs.
 
->>> from cartsim.api import run_scenario          # doctest: +SKIP
->>> result = run_scenario(load_scenario("scenarios/base.toml"))  # doctest: +SKIP
+Each function takes a scenario (a path to a TOML file, or a ``Scenario`` from
+:func:`load_scenario`) and the command's options as keywords, and returns a
+frozen result that holds the study's arrays and its tables:
+``result.tables()`` lists them, ``result.table(name)`` gives one (tidy rows,
+decoded labels) and ``result.to_pandas(name)`` a DataFrame (with the optional
+``pandas`` extra). ``overrides`` are ``--set`` items. Nothing is printed or
+written; ``cartsim.report`` can write a result's folder.
+
+>>> import cartsim
+>>> result = cartsim.run(cartsim.example_scenario(), patients=200)
+>>> result.table("summary").column("strategy")
+('cart', 'immunosuppression')
 """
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections.abc import Callable, Mapping
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
-import numpy as np
-
-from cartsim.cohort import Cohort, sample_cohort
-from cartsim.engine import ENGINES
-from cartsim.engine.compiled import warm_up
-from cartsim.engine.events import EventLog, concatenate_logs
-from cartsim.errors import Problem, ScenarioError, UsageError
-from cartsim.outcomes.accounting import (
-    OutcomesBuilder,
-    PatientOutcomes,
-    Rates,
-    value_log,
-)
-from cartsim.outcomes.curves import CurveSums, curve_grid, curve_sums, curve_years
-from cartsim.outcomes.discounting import continuous_rate
-from cartsim.outcomes.valued_run import group_codes, simulate_valued
-from cartsim.parallel import parallel_map
-from cartsim.params.life_table import LifeTable, read_life_table
-from cartsim.pathway.build import StrategyModel, build_model
-from cartsim.rng import Streams
+from cartsim.scenario.load import example_scenario, load_scenario
 from cartsim.scenario.model import Scenario
+from cartsim.study import capacity as capacity_study
+from cartsim.study import compare as compare_study
+from cartsim.study import dsa as dsa_study
+from cartsim.study import psa as psa_study
+from cartsim.study import run as run_study
+from cartsim.study import threshold as threshold_study
+from cartsim.study import validate as validate_study
+from cartsim.study.capacity import CapacityResult
+from cartsim.study.compare import ComparisonResult
+from cartsim.study.dsa import OneWayResult, SweepResult
+from cartsim.study.psa import Population, PsaResult
+from cartsim.study.result import RunResult
+from cartsim.study.runner import run_scenario
+from cartsim.study.threshold import ThresholdResult
+from cartsim.study.validate import ValidationResult
 
-RUN_CHUNK = 1 << 16
-"""Patients simulated and valued together; bounds a run's memory (see run_scenario)."""
-
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Everything one simulation produced, before any table is made."""
-
-    scenario: Scenario
-    cohort: Cohort
-    models: Mapping[str, StrategyModel]
-    logs: Mapping[str, EventLog]
-    outcomes: Mapping[str, PatientOutcomes]
-    rates: Rates
-    engine: str
-    seed: int
-    common_random_numbers: bool = True
-    curves: Mapping[str, CurveSums] | None = None
-    """Per strategy; None when the run was asked for no curves."""
-
-    @property
-    def strategies(self) -> tuple[str, ...]:
-        return tuple(self.outcomes)
+__all__ = ["capacity", "compare", "dsa", "example_scenario", "load_scenario", "psa", "run",
+           "run_scenario", "sweep", "threshold", "validate"]
+ScenarioLike = str | Path | Scenario
+Progress = Callable[[int], None] | None
 
 
-def discount_rates(scenario: Scenario) -> Rates:
-    run = scenario.run
-    return Rates(costs=continuous_rate(run.discount_costs, run.convention),
-                 outcomes=continuous_rate(run.discount_outcomes, run.convention))
+def scenario_of(scenario: ScenarioLike, overrides: Sequence[str] = ()) -> Scenario:
+    """A validated scenario: ``scenario`` itself, or the file it names, with ``overrides``.
 
-
-def load_life_table(scenario: Scenario) -> LifeTable | None:
-    """The scenario's life table: the shipped US table, a CSV beside the scenario, or None."""
-    name = scenario.run.life_table
-    if name == "none":
-        return None
-    if name == "us_ssa_2025":
-        return read_life_table()
-    path = (scenario.base_dir / name).resolve()
-    if not path.is_file():
-        raise ScenarioError(scenario.source, [Problem(
-            "run.life_table", "file not found", name,
-            f'looked for {path}; use "us_ssa_2025" (shipped), a CSV with columns '
-            'age,qx_female,qx_male, or "none"')])
-    return read_life_table(path)
-
-
-def prepare(scenario: Scenario, values: Mapping[str, float] | None = None
-            ) -> tuple[dict[str, StrategyModel], LifeTable | None]:
-    """Build every strategy's pathways and load the life table, so that every
-    problem a run would meet is reported (as a ScenarioError) before it starts."""
-    models = build_model(scenario, values if values is not None else scenario.point_values())
-    return models, load_life_table(scenario)
-
-
-def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,
-                 draw: int = 0, values: Mapping[str, float] | None = None,
-                 engine: str = "compiled", common_random_numbers: bool = True,
-                 keep_logs: bool = True, curves: bool = True, workers: int = 1,
-                 progress: Callable[[int], None] | None = None) -> RunResult:
-    """Simulate every strategy of ``scenario`` on one cohort and value the logs.
-
-    ``values`` replaces the point values (a PSA draw or a sensitivity value);
-    ``draw`` selects that draw's random-number streams. ``common_random_numbers``
-    = False gives each strategy private streams (only to measure what CRN buys).
-    ``keep_logs`` = False drops each chunk's event log once it is valued (large
-    runs without a trace); ``result.logs`` is then empty. ``curves`` = False
-    skips the curves over time (analyses that need only per-patient totals).
-    ``progress(k)`` is called as each strategy finishes a chunk of k patients
-    (patients x strategies in all). ``workers`` > 1 simulates the chunks
-    (``RUN_CHUNK`` patients x one strategy each) on that many forked processes;
-    the results are identical for any number.
+    >>> scenario_of(example_scenario(), ["run.seed=3"]).run.seed
+    3
     """
-    if engine not in ENGINES:
-        msg = f"engine must be one of {', '.join(ENGINES)}; got {engine!r}"
-        raise UsageError(msg)
-    if patients is not None and scenario.cohort.file is not None:
-        msg = (f"the cohort is read from {scenario.cohort.file.name} (cohort.file), so the "
-               "number of patients is the number of rows; drop --patients")
-        raise UsageError(msg)
-    n = patients if patients is not None else scenario.run.patients
-    root = seed if seed is not None else scenario.run.seed
-    streams = Streams(root, draw)
-    models, life_table = prepare(scenario, values)
-    cohort = sample_cohort(scenario.cohort, n, streams=streams)
-    rates = discount_rates(scenario)
-    codes = ({name: group_codes(cohort, list(model.pathways)) for name, model in models.items()}
-             if engine == "compiled" else {})
-    if engine == "compiled" and workers > 1:
-        warm_up()  # compile (or load) the kernel once, before the workers fork
-    context = _ChunkContext(scenario, models, life_table, cohort, streams, rates, engine,
-                            common_random_numbers, keep_logs, curves, codes)
-    jobs = [(name, start) for start in range(0, max(cohort.n, 1), RUN_CHUNK)
-            for name in scenario.strategies]
-    logs: dict[str, dict[int, EventLog]] = {name: {} for name in scenario.strategies}
-    parts = {name: OutcomesBuilder(cohort.n) for name in scenario.strategies}
-    chunk_sums: dict[str, dict[int, CurveSums]] = {name: {} for name in scenario.strategies}
-    # Patients are simulated and valued a chunk at a time, and only per-patient
-    # totals and curve sums are kept, so memory does not grow with the event logs
-    # (unless keep_logs). Each patient's results do not depend on the chunking, and
-    # chunks are reduced in patient order whatever order they finish in, so files
-    # are identical for any number of workers.
-    global _CONTEXT
-    _CONTEXT = context
-    try:
-        with parallel_map(workers) as (_, mapper), closing(mapper(_run_chunk, jobs)) as done:
-            for name, start, part, sums, log in done:
-                parts[name].add(start, part)
-                if sums is not None:
-                    chunk_sums[name][start] = sums
-                if log is not None:
-                    logs[name][start] = log
-                if progress is not None:
-                    progress(part.n)
-    finally:
-        _CONTEXT = None
-    return RunResult(
-        scenario, cohort, models,
-        {name: concatenate_logs([by[k] for k in sorted(by)]) for name, by in logs.items() if by},
-        {name: builder.build() for name, builder in parts.items()},
-        rates, engine, root, common_random_numbers,
-        {name: functools.reduce(operator.add, [by[k] for k in sorted(by)])
-         for name, by in chunk_sums.items()} if curves else None)
+    if isinstance(scenario, Scenario):
+        if not overrides:
+            return scenario
+        return load_scenario(scenario.source, (*scenario.overrides, *overrides))
+    return load_scenario(scenario, overrides)
 
 
-@dataclass(frozen=True)
-class _ChunkContext:
-    """What every chunk of one run shares (read by forked workers, never pickled)."""
+def run(scenario: ScenarioLike, *, overrides: Sequence[str] = (), patients: int | None = None,
+        seed: int | None = None, engine: str = "compiled",
+        common_random_numbers: bool = True, trace: bool = False, workers: int = 1,
+        progress: Progress = None) -> RunResult:
+    """Simulate every strategy once and make a run's tables (``cartsim run``).
 
-    scenario: Scenario
-    models: Mapping[str, StrategyModel]
-    life_table: LifeTable | None
-    cohort: Cohort
-    streams: Streams
-    rates: Rates
-    engine: str
-    common_random_numbers: bool
-    keep_logs: bool
-    curves: bool
-    codes: Mapping[str, np.ndarray]
-    """Each strategy's patient groups as row numbers (the compiled engine's)."""
+    >>> result = run(example_scenario(), patients=200, overrides=["run.wtp=[20000]"])
+    >>> "inmb_20000" in result.table("summary").columns
+    True
+    """
+    return run_study.run(scenario_of(scenario, overrides), patients=patients, seed=seed,
+                         engine=engine, common_random_numbers=common_random_numbers,
+                         trace=trace, workers=workers, progress=progress)
 
 
-_CONTEXT: _ChunkContext | None = None
+def psa(scenario: ScenarioLike, *, draws: int = 1000, patients: int = 1000,
+        overrides: Sequence[str] = (), seed: int | None = None, workers: int = 1,
+        engine: str = "compiled", scheduler: str | None = None,
+        population: float | None = None, population_years: float | None = None) -> PsaResult:
+    """Probabilistic sensitivity analysis (``cartsim psa``): draws, CEAC, EVPI, EVPPI.
+
+    ``population`` (patients, or patients a year for ``population_years`` years)
+    adds population EVPI.
+
+    >>> result = psa(example_scenario(), draws=10, patients=100)
+    >>> result.table("psa").rows[0][0], len(result.results)
+    (1, 10)
+    """
+    s = scenario_of(scenario, overrides)
+    people = None if population is None else Population(
+        population, population_years,
+        psa_study.annual_discount(s.run.discount_costs, s.run.convention))
+    return psa_study.run_psa(s, draws=draws, patients=patients, seed=seed, workers=workers,
+                             engine=engine, scheduler=scheduler, population=people)
 
 
-def _run_chunk(job: tuple[str, int]) -> tuple[str, int, PatientOutcomes, CurveSums | None,
-                                              EventLog | None]:
-    """Simulate and value one strategy on one chunk of the cohort."""
-    name, start = job
-    ctx = _CONTEXT
-    assert ctx is not None
-    scenario, cohort, model = ctx.scenario, ctx.cohort, ctx.models[name]
-    span = range(start, min(start + RUN_CHUNK, cohort.n))
-    groups = cohort.group[span.start:span.stop]
-    streams = ctx.streams if ctx.common_random_numbers else ctx.streams.unsynchronised(name)
-    if ctx.engine == "compiled":  # values as it simulates: no event log unless kept
-        horizon = scenario.run.horizon
-        run = simulate_valued(model.pathways, model.valuations, cohort, span,
-                              life_table=ctx.life_table, horizon=horizon, streams=streams,
-                              rates=ctx.rates, cost_factor=scenario.run.cost_factor,
-                              grid=curve_grid(horizon) if ctx.curves else None,
-                              years=curve_years(horizon), log=ctx.keep_logs,
-                              codes=ctx.codes[name])
-        return name, start, run.outcomes, run.curves, run.log
-    from cartsim.engine.simpy_engine import simulate_simpy  # the reference, when asked
+def dsa(scenario: ScenarioLike, *, parameters: Sequence[str] | None = None,
+        overrides: Sequence[str] = (), patients: int | None = None, seed: int | None = None,
+        engine: str = "compiled", progress: Progress = None) -> OneWayResult:
+    """One-way sensitivity analysis (``cartsim dsa``): each parameter (or each of
+    ``parameters``) at its low and high value; the tornado's order.
 
-    log = simulate_simpy(model.pathways, cohort, life_table=ctx.life_table,
-                         horizon=scenario.run.horizon, streams=streams, span=span)
-    local = log.rebased(span.start)
-    part = value_log(local, model.pathways, model.valuations, groups, ctx.rates,
-                     scenario.run.cost_factor, age=cohort.age[span.start:span.stop],
-                     female=cohort.female[span.start:span.stop])
-    sums = curve_sums(local, model.valuations, groups, ctx.rates,
-                      curve_grid(scenario.run.horizon), curve_years(scenario.run.horizon),
-                      scenario.run.cost_factor) if ctx.curves else None
-    return name, start, part, sums, log if ctx.keep_logs else None
+    >>> result = dsa(example_scenario(), patients=200)
+    >>> result.table("tornado").column("rank")
+    (1, 2, 3, 4, 5, 6, 7)
+    """
+    return dsa_study.one_way(scenario_of(scenario, overrides), patients=patients, seed=seed,
+                             engine=engine, names=parameters, progress=progress)
+
+
+def sweep(scenario: ScenarioLike, grid: Mapping[str, Sequence[float]], *,
+          overrides: Sequence[str] = (), patients: int | None = None, seed: int | None = None,
+          engine: str = "compiled", progress: Progress = None) -> SweepResult:
+    """Every combination of ``grid``'s values, in their given units (``cartsim sweep``).
+
+    >>> rate = "strategies.cart.states.remission.transitions.relapse.rate"
+    >>> result = sweep(example_scenario(), {rate: [0.05, 0.1, 0.2]}, patients=200)
+    >>> len(result.table("sweep").rows)
+    3
+    """
+    return dsa_study.sweep(scenario_of(scenario, overrides), grid, patients=patients, seed=seed,
+                           engine=engine, progress=progress)
+
+
+def threshold(scenario: ScenarioLike, parameter: str, *, wtp: Sequence[float] | None = None,
+              lower: float | None = None, upper: float | None = None,
+              psa_draws: int | None = None, workers: int = 1, overrides: Sequence[str] = (),
+              patients: int | None = None, seed: int | None = None,
+              engine: str = "compiled") -> ThresholdResult:
+    """The value of ``parameter`` at which INMB = 0 at each WTP (``cartsim threshold``),
+    and with ``psa_draws`` its distribution over PSA draws.
+
+    >>> price = "strategies.cart.upfront_cost.product"
+    >>> result = threshold(example_scenario(), price, wtp=[100000], patients=200)
+    >>> result.table("threshold").column("status")
+    ('cost-effective below the threshold',)
+    """
+    s = scenario_of(scenario, overrides)
+    lams = s.run.wtp if wtp is None else tuple(wtp)
+    single = threshold_study.threshold(s, parameter, wtp=lams, lower=lower, upper=upper,
+                                       patients=patients, seed=seed, engine=engine)
+    if psa_draws is None:
+        return single
+    spread = threshold_study.threshold_draws(s, parameter, wtp=lams, draws=psa_draws,
+                                             lower=lower, upper=upper, patients=patients,
+                                             seed=seed, engine=engine, workers=workers)
+    return threshold_study.with_draws(s, single, spread)
+
+
+def compare(scenarios: Sequence[ScenarioLike], *, overrides: Sequence[str] = (),
+            patients: int | None = None, seed: int | None = None,
+            engine: str = "compiled") -> ComparisonResult:
+    """Several scenarios on the same patients, side by side (``cartsim compare``).
+
+    >>> cheaper = example_scenario(["strategies.cart.upfront_cost.product=200000"])
+    >>> result = compare([example_scenario(), cheaper], patients=200)
+    >>> [round(x) for x in result.table("compare").column("change_inc_cost")]
+    [0, -150000]
+    """
+    paths = [s for s in scenarios if not isinstance(s, Scenario)]
+    if len(paths) == len(scenarios):
+        loaded = compare_study.load_comparable([Path(p) for p in paths], overrides)
+    else:
+        loaded = [scenario_of(s, overrides) for s in scenarios]
+        compare_study.check_comparable(loaded)
+    return compare_study.compare_scenarios(loaded, patients=patients, seed=seed, engine=engine)
+
+
+def validate(scenario: ScenarioLike, *, replicates: int = 1000, uncertainty: bool = False,
+             overrides: Sequence[str] = (), seed: int | None = None) -> ValidationResult:
+    """Simulated series like the Müller 2024 case series against it (``cartsim validate``).
+
+    >>> result = validate("scenarios/case_series.toml", replicates=50)
+    >>> result.table("validation").column("fact")[:2]
+    ('patients', 'response_sle')
+    """
+    return validate_study.validate_case_series(scenario_of(scenario, overrides),
+                                               replicates=replicates, seed=seed,
+                                               uncertainty=uncertainty)
+
+
+def capacity(scenario: ScenarioLike, *, replications: int | None = None,
+             overrides: Sequence[str] = (), seed: int | None = None) -> CapacityResult:
+    """A programme whose referrals queue for limited capacity (``cartsim capacity``).
+
+    >>> result = capacity("scenarios/capacity.toml", replications=2)
+    >>> result.table("capacity_outcomes").column("arm")
+    ('immunosuppression', 'car_t', 'car_t_unconstrained')
+    """
+    return capacity_study.capacity(scenario_of(scenario, overrides),
+                                   replications=replications, seed=seed)

@@ -9,12 +9,15 @@ TOML pitfalls handled here: ``nan``/``inf``/``1e400`` parse as floats, and
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import math
+import stat
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from cartsim.errors import Problem
+from cartsim.errors import Problem, ScenarioError
 
 
 class Problems(list[Problem]):
@@ -51,6 +54,26 @@ def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+MAX_MAGNITUDE = 1e15
+MIN_MAGNITUDE = 1e-12
+"""Non-zero numbers are refused outside these sizes: beyond them a model's sums overflow
+(a cost of 1e308) or a rate is zero in all but name (1e-320, whose inverse is inf)."""
+
+
+def _as_float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an integer of hundreds of digits
+        return math.inf
+
+
+def _shown(value: object) -> object:
+    """A value as a message shows it: a huge integer by its size, not its 400 digits."""
+    if isinstance(value, int) and abs(value) > 10**20:
+        return f"an integer of {len(str(abs(value)))} digits"
+    return value
+
+
 def number(value: object, path: str, problems: Problems, *, low: float | None = None,
            high: float | None = None, low_open: bool = False, what: str = "a number",
            hint: str | None = None) -> float | None:
@@ -69,12 +92,18 @@ def number(value: object, path: str, problems: Problems, *, low: float | None = 
         return None
     if not is_number(value):
         kind = "a table" if isinstance(value, dict) else type(value).__name__
-        problems.add(path, f"must be {what}; got {kind}", value, has_value=not isinstance(value, dict))
+        problems.add(path, f"must be {what}; got {kind}", value,
+                     has_value=not isinstance(value, dict))
         return None
-    x = float(value)  # type: ignore[arg-type]
+    x = _as_float(value)
     if not math.isfinite(x):
         problems.add(path, "must be finite (nan, inf and overflowing numbers such as 1e400 "
-                     "are not allowed)", value)
+                     "are not allowed)", _shown(value))
+        return None
+    if abs(x) > MAX_MAGNITUDE or 0.0 < abs(x) < MIN_MAGNITUDE:
+        problems.add(path, f"must be 0 or between {MIN_MAGNITUDE:g} and {MAX_MAGNITUDE:g} in "
+                     "size (nothing a model needs lies outside, and sums of such numbers "
+                     "overflow)", _shown(value), "write 0 for none")
         return None
     if low is not None and (x < low or (low_open and x == low)):
         bound = f"> {low:g}" if low_open else f">= {low:g}"
@@ -92,8 +121,12 @@ def integer(value: object, path: str, problems: Problems, *, low: int | None = N
     if isinstance(value, bool) or not is_number(value):
         problems.add(path, "must be an integer", value)
         return None
-    x = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(x) or x != math.floor(x):
+    x = _as_float(value)
+    if not math.isfinite(x):
+        problems.add(path, "must be a finite whole number (nan, inf and overflowing numbers "
+                     "are not allowed)", _shown(value))
+        return None
+    if x != math.floor(x):
         problems.add(path, "must be a whole number", value)
         return None
     n = int(x)
@@ -140,3 +173,60 @@ def table(value: object, path: str, problems: Problems) -> dict[str, Any] | None
         problems.add(path, "must be a table", value)
         return None
     return value
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+NUL = "\x00"
+SAVE_AS_UTF8 = "save it as UTF-8 text (in Excel: Save As > CSV UTF-8)"
+
+
+def _place(raw: bytes, offset: int) -> str:
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}"
+
+
+def read_text_file(path: Path, *, source: str, key: str, max_bytes: int) -> str:
+    """The UTF-8 text of a file a scenario names, or a ScenarioError saying plainly why not.
+
+    Every file cartsim reads from the user (scenario, cohort CSV, life table)
+    comes through here, so each failure has one message: not found, a directory,
+    not a regular file, too large, unreadable, not UTF-8 (with where), or binary
+    (NUL bytes). ``source`` heads the error and ``key`` is the dotted key that
+    names the file. A UTF-8 byte-order mark (as Excel writes) is accepted.
+    """
+    def refuse(message: str, value: object, hint: str | None = None) -> ScenarioError:
+        return ScenarioError(source, [Problem(key, message, value, hint)])
+
+    shown = str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError as err:
+        raise refuse("not found" if key == "file" else "file not found", shown,
+                     f"looked for {path.absolute()}") from err
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the name
+        raise refuse(f"cannot be opened: {getattr(err, 'strerror', None) or err}",
+                     shown) from err
+    if stat.S_ISDIR(info.st_mode):
+        raise refuse("is a directory, not a file", shown)
+    if not stat.S_ISREG(info.st_mode):
+        raise refuse("is not a regular file (a device, pipe or socket?)", shown)
+    if info.st_size > max_bytes:
+        raise refuse(f"is {info.st_size:,} bytes; the cap for this file is {max_bytes:,}",
+                     shown)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise refuse(f"cannot read: {err.strerror or err}", shown) from err
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        hint = ("it is UTF-16 text; " if raw.startswith(UTF16_BOMS) else "") + SAVE_AS_UTF8
+        raise refuse(f"is not UTF-8 text (byte 0x{raw[err.start]:02x} at "
+                     f"{_place(raw, err.start)})", shown, hint) from err
+    if NUL in content:
+        where = _place(raw, raw.index(NUL.encode()))
+        raise refuse(f"contains a NUL byte at {where}: a binary file, not text", shown,
+                     SAVE_AS_UTF8)
+    return content

@@ -1,4 +1,4 @@
-"""Shared fixtures for the CLI and scenario-file tests: a small KV-REF custom scenario and CLI helpers.
+"""Shared fixtures: a small KV-REF custom scenario, CLI helpers, capacity programmes.
 
 The scenario is the KV-REF model of VERIFICATION.md section 3 (CAR-T vs
 indefinite immunosuppression with constant hazards), written in the custom
@@ -8,13 +8,21 @@ model format so that it loads and runs in a fraction of a second.
 from __future__ import annotations
 
 import csv
+import importlib.util
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from click.testing import CliRunner, Result
 
 from cartsim.cli import main
+from cartsim.engine.capacity import simulate_programme
+from cartsim.scenario.load import load_scenario
+from cartsim.scenario.model import Scenario
+from cartsim.study.capacity import CapacityResult, value_programme
+from cartsim.study.prepare import prepare
 
 KV_REF = """\
 model = "custom"
@@ -111,3 +119,78 @@ def read_csv() -> Callable[[Path], list[dict[str, str]]]:
             return list(csv.DictReader(fh))
 
     return read
+
+
+@pytest.fixture(scope="session")
+def agree() -> ModuleType:
+    """``tests/agreement.py``: results of different code paths agree to 1e-12 relative
+    (loaded by path: test modules cannot import each other)."""
+    spec = importlib.util.spec_from_file_location("cartsim_tests_agreement",
+                                                  Path(__file__).with_name("agreement.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- capacity programmes (tests/engine, tests/cli, tests/scenario) -----------------
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = REPO / "scenarios" / "base.toml"
+SHIPPED = REPO / "scenarios" / "capacity.toml"
+CAPACITY_SEED = 20240601
+IMMORTAL = ('run.life_table="none"', "run.horizon=10", "cancer.incidence_scale=0",
+            "car_t.manufacturing.failure=0")
+
+SMALL = """
+[capacity]
+replications = 3
+[capacity.arrivals]
+rate = { value = 20, per = "year", source = "test", status = "E" }
+years = 2
+[capacity.manufacturing]
+slots_per_month = 1
+[capacity.apheresis]
+chairs = 1
+time = { value = 2, unit = "days" }
+[capacity.treatment_centre]
+beds = 1
+stay = { value = 15, unit = "days" }
+"""
+
+
+@dataclass
+class CapacityHelper:
+    tmp: Path
+    base: Path = BASE
+    shipped: Path = SHIPPED
+    seed: int = CAPACITY_SEED
+    z: float = 4.0
+    immortal: tuple[str, ...] = IMMORTAL
+    small: str = SMALL
+    _count: int = 0
+
+    def write(self, capacity: str, head: str = "") -> Path:
+        """A scenario file extending base.toml with ``capacity`` (TOML text)."""
+        self._count += 1
+        path = self.tmp / f"cap{self._count}.toml"
+        path.write_text(f'extends = "{BASE.as_posix()}"\n{head}\n{capacity}\n', encoding="utf-8")
+        return path
+
+    def scenario(self, capacity: str, overrides: Sequence[str] = ()) -> Scenario:
+        return load_scenario(self.write(capacity), overrides)
+
+    def programme(self, scenario: Scenario, seed: int = CAPACITY_SEED) -> CapacityResult:
+        models, life_table = prepare(scenario)
+        run = simulate_programme(scenario, models, life_table, seed=seed)
+        return value_programme(scenario, models, run)
+
+
+@pytest.fixture
+def cap(tmp_path: Path) -> CapacityHelper:
+    """Capacity scenarios on the base case, and programmes simulated and valued:
+    ``cap.scenario(capacity_toml, overrides)``, ``cap.programme(scenario)``.
+    ``cap.immortal`` switches off everything that makes a patient leave bridging on
+    their own (no life table, no cancer, a finite horizon) and manufacturing failures,
+    so queues can be checked against closed forms."""
+    return CapacityHelper(tmp_path)

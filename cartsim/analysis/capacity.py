@@ -5,6 +5,9 @@ queues, so they are not independent: every standard error here treats each
 simulated programme (a *replication*, labelled by ``cluster``) as the unit,
 from the spread between replications. With one replication no standard error
 can be estimated and None is returned.
+
+Layer views of capacity: the arrays come from :mod:`cartsim.engine.capacity`'s
+programme, run and valued by the study :mod:`cartsim.study.capacity`.
 """
 
 from __future__ import annotations

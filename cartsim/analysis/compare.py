@@ -6,6 +6,9 @@ two validated scenarios in, the list of inputs that differ out
 ``cartsim compare`` command), which uses one seed for all of them so that, with
 common random numbers, the differences between rows are the effects of the
 assumptions, not Monte Carlo noise.
+
+The study that runs the scenarios is :mod:`cartsim.study.compare` (this module is its
+analysis layer); the command is :mod:`cartsim.cli.compare`.
 """
 
 from __future__ import annotations

@@ -44,12 +44,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from cartsim.analysis.cea import IcerResult, MeanEstimate, compute_icer, mcse
 from cartsim.vocabulary import COST_CATEGORIES, THERAPY_CATEGORIES
 
 Columns = Mapping[str, np.ndarray]
 PRICE_CATEGORY = "product"
+RETREATMENT_CATEGORY = "retreatment_product"
 SHARE = 0.5
 """ICER's shared-savings scenario: the share of net offsets credited to the therapy."""
 CAP = 150_000.0
@@ -74,6 +76,9 @@ class Variant:
     inmb: Mapping[float, float]
     price: Mapping[float, float | None]
     years_capped: int | None = None
+    price_per_charge: Mapping[float, float | None] | None = None
+    """Value-based price if every product charge (first infusion and re-infusions) had
+    the same price; None where the re-infusions' charges cannot be counted."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ class OneTimeResult:
     units: float | None
     offsets: float
     variants: tuple[Variant, ...]
+    retreatment_units: float | None = None
+    """Discounted re-infusion product charges per patient (None: not countable)."""
 
 
 def shared_offsets(offsets: float, share: float = SHARE) -> float:
@@ -104,7 +111,7 @@ def shared_offsets(offsets: float, share: float = SHARE) -> float:
     return share * offsets if offsets > 0.0 else offsets
 
 
-def cap_excess(annual_discounted: Sequence[float], annual_undiscounted: Sequence[float],
+def cap_excess(annual_discounted: ArrayLike, annual_undiscounted: ArrayLike,
                cap: float = CAP) -> tuple[float, int]:
     """Discounted offset above the annual cap, summed over years, and the years capped.
 
@@ -141,10 +148,30 @@ def value_based_price(price: float, inmb: float, units: float | None) -> float |
     return price + inmb / units
 
 
+def price_per_charge(price: float, retreatment_price: float, inmb: float, units: float | None,
+                     retreatment_units: float | None) -> float | None:
+    """The one price for every product charge (first infusions ``units``, re-infusions
+    ``retreatment_units``, both discounted per patient) at which INMB is 0.
+
+    Cost is linear in each charge, so with both at ``x``: INMB(x) = inmb - (x - price)
+    units - (x - retreatment_price) retreatment_units = 0.
+
+    >>> price_per_charge(400_000.0, 25_000.0, 0.0, 1.0, 0.0)
+    400000.0
+    >>> price_per_charge(400_000.0, 0.0, 0.0, 0.9, 0.1)   # re-infusions now priced too
+    360000.0
+    """
+    if units is None or retreatment_units is None or units + retreatment_units <= 0.0:
+        return None
+    return (inmb + price * units + retreatment_price * retreatment_units) / \
+        (units + retreatment_units)
+
+
 def one_time_variants(new: Columns, ref: Columns, annual_offsets: tuple[np.ndarray, np.ndarray],
                       *, strategy: str, comparator: str, wtp: Sequence[float],
                       price: float | None, share: float = SHARE,
-                      cap: float = CAP) -> OneTimeResult:
+                      cap: float = CAP, retreatment_price: float | None = None
+                      ) -> OneTimeResult:
     """Standard, shared-savings and offset-cap results of ``new`` against ``ref``.
 
     Parameters
@@ -157,6 +184,9 @@ def one_time_variants(new: Columns, ref: Columns, annual_offsets: tuple[np.ndarr
         (comparator minus strategy, categories other than the therapy's).
     price : float or None
         The product's price as written in the scenario; None: no value-based price.
+    retreatment_price : float or None
+        A re-infusion's product charge as written (``retreatment_product`` category); with
+        it the table also gives the price per product charge (None: not shown).
 
     Returns
     -------
@@ -179,6 +209,12 @@ def one_time_variants(new: Columns, ref: Columns, annual_offsets: tuple[np.ndarr
     therapy = [mean(new[f"cost_{c}"]) - mean(ref[f"cost_{c}"]) for c in THERAPY_CATEGORIES]
     product = therapy[THERAPY_CATEGORIES.index(PRICE_CATEGORY)]
     units = product / price if price else None
+    re_cost = therapy[THERAPY_CATEGORIES.index(RETREATMENT_CATEGORY)]
+    re_units: float | None = None
+    if retreatment_price:
+        re_units = re_cost / retreatment_price
+    elif re_cost == 0.0 and retreatment_price is not None:
+        re_units = 0.0
 
     credited_shared = shared_offsets(offsets, share)
     excess, years_capped = cap_excess(*annual_offsets, cap=cap)
@@ -196,7 +232,10 @@ def one_time_variants(new: Columns, ref: Columns, annual_offsets: tuple[np.ndarr
             name, credited, MeanEstimate(cost, mcse(per_patient), d_cost.size), inc_qaly,
             compute_icer(cost, inc_qaly.mean), inmb,
             {w: (value_based_price(price, x, units) if price is not None else None)
-             for w, x in inmb.items()}, capped))
+             for w, x in inmb.items()}, capped,
+            {w: (price_per_charge(price, retreatment_price, x, units, re_units)
+                 if price is not None and retreatment_price is not None else None)
+             for w, x in inmb.items()}))
     return OneTimeResult(strategy, comparator, math.fsum(therapy), product,
                          units if units is not None and units > 0.0 else None, offsets,
-                         tuple(variants))
+                         tuple(variants), re_units)

@@ -3,6 +3,9 @@ first/second-order variance split. They take arrays, never a model [voi, hesim]:
 ``costs`` and ``effects`` shaped (K draws, S strategies) and a 1-D ``wtp`` grid
 of W thresholds (a scalar counts as W = 1), which comes first in results. All
 are pure, return finite numbers and raise ValueError saying what was expected.
+
+The study that simulates the draws is :mod:`cartsim.study.psa` (this module is its
+analysis layer); the command is :mod:`cartsim.cli.psa`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -26,7 +30,7 @@ from cartsim.analysis.cea import (
 # Patient noise should be a small part of the PSA variance (O'Hagan et al. 2007).
 FIRST_ORDER_SHARE_LIMIT = 0.1
 # Hyndman & Fan type 7: numpy's default and R's, so intervals match dampack.
-QUANTILE_METHOD = "linear"
+QUANTILE_METHOD: Final = "linear"
 
 
 def _psa_arrays(costs: ArrayLike, effects: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -241,7 +245,8 @@ def population_evpi(
     """
     v = np.asarray(evpi_per_patient, dtype=float)
     scalars = {"population": population, "years": years, "discount": discount}
-    for name, x in {"evpi_per_patient": v, **scalars}.items():
+    checked: dict[str, ArrayLike] = {"evpi_per_patient": v, **scalars}
+    for name, x in checked.items():
         if not np.all(np.isfinite(x)) or np.any(np.less(x, 0.0)):
             msg = f"{name} must be finite and >= 0; got {np.asarray(x).tolist()!r}"
             raise ValueError(msg)

@@ -1,4 +1,6 @@
-"""cartsim.engine"""
-ENGINES = ("compiled", "simpy")
-"""Engines that interpret a pathway: the compiled kernel (the default: it values as it
-simulates) and simpy (the reference implementation)."""
+"""cartsim.engine: the compiled kernel and the simpy reference engine (imported by the
+studies that run them; this package itself stays light)."""
+
+from cartsim.limits import ENGINES
+
+__all__ = ["ENGINES"]

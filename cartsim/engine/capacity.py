@@ -28,7 +28,7 @@ Every draw is the patient's own, whatever the queue order (common random
 numbers). Run with unlimited capacity, the same patients give the outcomes
 without waiting: ``w`` is then exactly the vein-to-vein time and the run
 equals a plain one. Re-infusions after relapse use stored cells and do not
-queue. The engine knows nothing of costs.
+queue. The engine knows nothing of costs (valued by :mod:`cartsim.study.capacity`).
 """
 
 from __future__ import annotations
@@ -331,8 +331,9 @@ def _queue_all(run: dict[str, np.ndarray], spec: CapacitySpec) -> QueueOutcome:
     parts = []
     for r in range(spec.replications):
         idx = np.flatnonzero(run["replication"] == r)
-        parts.append(simulate_queue(*(run[k][idx] for k in (
-            "arrival", "leave_by", "bed", "v2v", "apheresis_time", "stay")), spec))
+        got = {k: v[idx] for k, v in run.items()}  # this programme's referrals
+        parts.append(simulate_queue(got["arrival"], got["leave_by"], got["bed"], got["v2v"],
+                                    got["apheresis_time"], got["stay"], spec))
     return QueueOutcome(*(np.concatenate([getattr(p, f.name) for p in parts], axis=-1)
                           for f in dataclasses.fields(QueueOutcome)))
 

@@ -173,8 +173,9 @@ def run_plan(plan: Plan, accrual: Accrual, slots: Slots, *, life_table: Table | 
         bins = _bins(cur, accrual, len(plan.state_names))
         rows = _log_rows(counted) if mode == 2 else _log_rows(np.zeros(3))
         sc = _scratch(plan, accrual, disc)
-        status, at = run_slots(structure, plan.numbers, keys, table, slots, accrual, disc, cur,
-                               totals, bins, rows, sc, mode, float(horizon))
+        status, at = run_slots(  # type: ignore[no-untyped-call]
+            structure, plan.numbers, keys, table, slots, accrual, disc, cur, totals, bins, rows,
+            sc, mode, float(horizon))
         if status == STUCK:
             state = plan.state_names[int(structure.states[int(totals.cause[at]), 6])]
             msg = (f"patient {int(slots.patient[at])} in strategy '{plan.strategy}' would stay "

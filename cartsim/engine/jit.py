@@ -63,7 +63,7 @@ class _WholeKernelStamp:
         return super().from_function(py_func, py_file)  # type: ignore[misc]
 
 
-def _stamped(base: type) -> type:
+def _stamped(base: type) -> Any:  # numba's list is typed narrower than its classes
     return type(f"Kernel{base.__name__}", (_WholeKernelStamp, base), {})
 
 
@@ -81,12 +81,12 @@ _LEAF: dict[str, Any] = {**_ENTRY, "no_cpython_wrapper": True, "no_cfunc_wrapper
 
 def entry(func: F) -> F:
     """A kernel function called from Python."""
-    return njit(**_ENTRY)(func)  # type: ignore[no-any-return]
+    return njit(**_ENTRY)(func)
 
 
 def leaf(func: F) -> F:
     """A kernel function called only from other kernel functions."""
-    return njit(**_LEAF)(func)  # type: ignore[no-any-return]
+    return njit(**_LEAF)(func)
 
 
 def checked(func: F) -> F:

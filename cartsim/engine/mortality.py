@@ -8,6 +8,9 @@ A state's hazard is ratio(t) x table(age0 + t, sex) + excess, with ratio(t) the
 ``ratio_schedule``). The table's hazard is piecewise constant by single year of
 age, so the cumulative hazard is piecewise linear between whole ages and ratio
 breaks, and integrating or inverting it is exact.
+
+The engine's view of mortality; which hazard applies in which state of a clinical
+pathway is :mod:`cartsim.pathway.mortality`.
 """
 
 from __future__ import annotations

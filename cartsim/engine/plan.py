@@ -1,6 +1,7 @@
 """What both engines need before they run: a compiled pathway.
 
-The patients are a :class:`cartsim.cohort.Cohort`. A :class:`Plan` turns a pathway into lookups the event loops can use directly:
+The patients are a :class:`cartsim.cohort.Cohort`. A :class:`Plan` turns a pathway into
+lookups the event loops can use directly:
 the origin-clocked transitions of each origin, and per state the transitions in
 the order that breaks ties, with exponential rates and fixed times picked out
 (they need no sampler call, and a time that needs no randomness draws no

@@ -170,7 +170,8 @@ def value_log(
 
     for e, label in enumerate(log.event_names):
         count = np.bincount(ep[ec == e], minlength=n)[:n]
-        count = count + np.bincount(rp[re == e], weights=rn[re == e], minlength=n)[:n].astype(np.int64)
+        recurring = np.bincount(rp[re == e], weights=rn[re == e], minlength=n)[:n]
+        count = count + recurring.astype(np.int64)
         cols[f"n_{label}"] = count.astype(np.int64)
     cols["end_time"] = log.end_time.copy()
     cols["died"] = (log.cause != ALIVE).astype(np.int64)

@@ -107,7 +107,7 @@ def annual_costs(log: EventLog, valuations: Mapping[str, Valuation],
             for e, name in enumerate(log.event_names):
                 event_cost[g, e, c] = val.event_costs.get(name, {}).get(cat, 0.0) * cost_factor
 
-    categories = COST_CATEGORIES
+    categories: tuple[str, ...] = COST_CATEGORIES
     if combine is not None:
         idx = [COST_CATEGORIES.index(c) for c in combine]
         state_rate = state_rate[:, :, idx].sum(axis=2, keepdims=True)

@@ -43,10 +43,22 @@ class ValuedRun:
     log: EventLog | None
 
 
-def group_codes(cohort: Cohort, groups: Sequence[str]) -> np.ndarray:
-    """Each patient's group as its index in ``groups`` (compute once per cohort)."""
+@dataclass(frozen=True)
+class ValuedSets:
+    """One strategy on a span of patients valued under several valuation sets: per set
+    the outcomes and the curves (None without a grid), and the log (or None)."""
+
+    outcomes: tuple[PatientOutcomes, ...]
+    curves: tuple[CurveSums, ...] | None
+    log: EventLog | None
+
+
+def group_codes(cohort: Cohort, groups: Sequence[str], span: range | None = None
+                ) -> np.ndarray:
+    """Each patient's group (of ``span``, default all) as its index in ``groups``."""
     index = {g: i for i, g in enumerate(groups)}
-    return np.fromiter(map(index.__getitem__, cohort.group), dtype=np.int64, count=cohort.n)
+    chosen = cohort.group if span is None else cohort.group[span.start:span.stop]
+    return np.fromiter(map(index.__getitem__, chosen), dtype=np.int64, count=len(chosen))
 
 
 def simulate_valued(pathways: Mapping[str, Pathway], valuations: Mapping[str, Valuation],
@@ -57,6 +69,21 @@ def simulate_valued(pathways: Mapping[str, Pathway], valuations: Mapping[str, Va
     """Patients ``span`` of ``cohort`` under one strategy (one pathway and valuation per
     group); curves on ``grid`` (and ``years`` yearly bins) unless it is None. ``codes``
     (``group_codes(cohort, list(pathways))``) saves mapping groups at every call."""
+    run = simulate_valued_sets(pathways, (valuations,), cohort, span, life_table=life_table,
+                               horizon=horizon, streams=streams, rates=rates,
+                               cost_factor=cost_factor, grid=grid, years=years, log=log,
+                               codes=codes)
+    return ValuedRun(run.outcomes[0], None if run.curves is None else run.curves[0], run.log)
+
+
+def simulate_valued_sets(pathways: Mapping[str, Pathway],
+                         valuation_sets: Sequence[Mapping[str, Valuation]], cohort: Cohort,
+                         span: range, *, life_table: LifeTable | None, horizon: float,
+                         streams: Streams, rates: Rates, cost_factor: float = 1.0,
+                         grid: np.ndarray | None = None, years: int = 1, log: bool = False,
+                         codes: np.ndarray | None = None) -> ValuedSets:
+    """As :func:`simulate_valued`, valuing one simulation under every set of
+    ``valuation_sets`` at once (one valuation column of the kernel each)."""
     strategy = next(iter(pathways.values())).strategy
     state_names, event_names = shared_names(pathways)
     ids = np.arange(span.start, span.stop)
@@ -70,21 +97,21 @@ def simulate_valued(pathways: Mapping[str, Pathway], valuations: Mapping[str, Va
     for p, names in enumerate(by_structure.values()):
         for r, g in enumerate(names):
             plan_of_group[names_in_order.index(g)], row_of_group[names_in_order.index(g)] = p, r
-    if codes is None:
-        codes = group_codes(cohort, names_in_order)
-    code = codes[span.start:span.stop]
+    code = (codes[span.start:span.stop] if codes is not None
+            else group_codes(cohort, names_in_order, span))
     plan_of, row_of = plan_of_group[code], row_of_group[code]
+    n_sets = len(valuation_sets)
     parts: list[tuple[np.ndarray, CompiledRun]] = []
-    curve_parts: list[CurveSums] = []
+    curve_parts: list[tuple[CurveSums, ...]] = []
     for p, names in enumerate(by_structure.values()):
         chosen = np.flatnonzero(plan_of == p) if len(by_structure) > 1 else ids - span.start
         if chosen.size == 0 and len(by_structure) > 1:
             continue
         plan = flatten([pathways[g] for g in names], state_names, event_names)
-        vals = [[valuations[g]] for g in names]
+        vals = [[v[g] for v in valuation_sets] for g in names]
         accrual = accrual_arrays(state_names, event_names, vals, list(pathways.values()),
-                                 [rates], cost_factor)
-        curves = (curve_arrays(state_names, event_names, vals, [rates], grid, years,
+                                 [rates] * n_sets, cost_factor)
+        curves = (curve_arrays(state_names, event_names, vals, [rates] * n_sets, grid, years,
                                cost_factor) if grid is not None else None)
         who = ids[chosen]
         slots = make_slots(who, streams.draw, row_of[chosen], cohort.age[who],
@@ -93,25 +120,28 @@ def simulate_valued(pathways: Mapping[str, Pathway], valuations: Mapping[str, Va
                        streams=streams, curves=curves, log=log)
         parts.append((chosen, run))
         if curves is not None and run.bins is not None:
-            curve_parts.append(curves_of(run.bins, curves, state_names))
-    outcomes = _merge_outcomes(strategy, parts, event_names, span.stop - span.start)
+            curve_parts.append(tuple(curves_of(run.bins, curves, state_names, c)
+                                     for c in range(n_sets)))
+    n = span.stop - span.start
+    outcomes = tuple(_merge_outcomes(strategy, parts, event_names, n, c)
+                     for c in range(n_sets))
     curve_sums = None
-    if curve_parts:
+    if grid is not None and curve_parts:
         curve_sums = curve_parts[0]
         for extra in curve_parts[1:]:
-            curve_sums = curve_sums + extra
-    event_log = _merge_logs(parts, span.stop - span.start) if log else None
-    return ValuedRun(outcomes, curve_sums, event_log)
+            curve_sums = tuple(a + b for a, b in zip(curve_sums, extra, strict=True))
+    event_log = _merge_logs(parts, n) if log else None
+    return ValuedSets(outcomes, curve_sums, event_log)
 
 
 def _merge_outcomes(strategy: str, parts: list[tuple[np.ndarray, CompiledRun]],
-                    event_names: tuple[str, ...], n: int) -> PatientOutcomes:
+                    event_names: tuple[str, ...], n: int, column: int = 0) -> PatientOutcomes:
     if len(parts) == 1 and parts[0][0].size == n:
-        return patient_outcomes(strategy, parts[0][1], event_names)
+        return patient_outcomes(strategy, parts[0][1], event_names, column)
     causes = tuple(sorted({c for _, run in parts for c in run.cause_names}))
     columns: dict[str, np.ndarray] = {}
     for chosen, run in parts:
-        part = patient_outcomes(strategy, run, event_names)
+        part = patient_outcomes(strategy, run, event_names, column)
         recode = np.array([causes.index(c) for c in part.cause_names] or [0])
         for name, col in part.columns.items():
             if name not in columns:

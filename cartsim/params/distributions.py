@@ -77,6 +77,16 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}" if "e+" in text and abs(x) < 1e15 else text
 
 
+def _row_sums(x: np.ndarray) -> np.ndarray:
+    """Sums over the last axis (kept), adding the terms first to last: numpy's ``sum``
+    may add pairwise in an order that depends on the array's shape and layout, so a row's
+    sum, and a PSA draw's values, would depend on how many rows were drawn together."""
+    total = x[..., 0].copy()
+    for j in range(1, x.shape[-1]):
+        total += x[..., j]
+    return total[..., np.newaxis]
+
+
 def _sample_size(n: int) -> int:
     n = operator.index(n)
     if n < 0:
@@ -144,6 +154,8 @@ class Distribution(ABC):
 
         ``make_distribution({"dist": d.name, **d.params()}) == d``.
         """
+        # Every distribution is a dataclass; the base class, typed for its subclasses,
+        # is not one, so mypy cannot see it.
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
     def describe(self) -> str:
@@ -282,8 +294,8 @@ class Normal(Distribution):
     """Normal distribution; `sd` >= 0, and ``sd == 0`` behaves like `Fixed`."""
 
     # field(): otherwise dataclasses would take the inherited properties as defaults.
-    mean: float = field()  # type: ignore[assignment]
-    sd: float = field()  # type: ignore[assignment]
+    mean: float = field()
+    sd: float = field()
     name: ClassVar[str] = "normal"
     _args = (("mean", {}), ("sd", {"low": 0.0}))
 
@@ -411,12 +423,12 @@ class Dirichlet(Distribution):
                                                        low=0.0)))
 
     @property
-    def mean(self) -> np.ndarray:  # type: ignore[override]
+    def mean(self) -> np.ndarray:  # type: ignore[override]  # the one vector distribution
         a = np.asarray(self.alphas)
         return a / a.sum()
 
     @property
-    def sd(self) -> np.ndarray:  # type: ignore[override]
+    def sd(self) -> np.ndarray:  # type: ignore[override]  # the one vector distribution
         a = np.asarray(self.alphas)
         a0 = a.sum()
         return np.sqrt(a * (a0 - a) / (a0 * a0 * (a0 + 1.0)))
@@ -442,9 +454,9 @@ class Dirichlet(Distribution):
         if np.any(infinite):
             rows = infinite.any(axis=-1)
             g[rows] = infinite[rows]
-        x = g / g.sum(axis=-1, keepdims=True)
+        x = g / _row_sums(g)
         # One division leaves the row sum a few ulps off 1; a second pass fixes it.
-        return x / x.sum(axis=-1, keepdims=True)
+        return x / _row_sums(x)
 
     def ppf(self, q: ArrayLike) -> np.ndarray:
         return self.ppf_rows(q)
@@ -453,7 +465,7 @@ class Dirichlet(Distribution):
         """Draw `n` vectors as ``ppf_rows(rng.random((n, k)))``."""
         return self.ppf_rows(rng.random((_sample_size(n), len(self.alphas))))
 
-    def interval(  # type: ignore[override]
+    def interval(  # type: ignore[override]  # the one vector distribution
             self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         a0 = math.fsum(self.alphas)
         ends = np.array([Beta(a, a0 - a).interval(level) for a in self.alphas])

@@ -18,6 +18,12 @@ exactly the values it would draw without them:
   so fixes the rank correlations, Spearman's ρ_s = (6/π) arcsin(ρ/2)); the
   Pearson correlation of the drawn values differs slightly when a marginal is
   skewed;
+* a draw's values are a pure function of (scenario, seed, k), bit for bit,
+  whichever other draws are made with it (a batch, a worker's chunk, a resumed
+  run, a Dask task): every step is elementwise over draws, and the few sums
+  (z' = L z, a Dirichlet row, a probability set) add their terms one at a time
+  in a fixed order. (BLAS matrix products and numpy's pairwise sums round
+  differently with the shape of the batch; IEEE + and * do not.)
 * a **Dirichlet set**: the members' uniforms (plus one for the remainder
   category, if declared) become Gamma(α_j) variates by their quantile
   functions, normalised to sum to 1 (``Dirichlet.ppf_rows``).
@@ -32,6 +38,7 @@ Two guards keep every draw inside the model's domain:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -153,11 +160,56 @@ def _uniforms(seed: int, ids: np.ndarray, name: str) -> np.ndarray:
     return 1.0 - draw_uniforms(seed, f"param:{name}", np.asarray(ids, dtype=np.int64))
 
 
+def cholesky(matrix: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor L (L L' = ``matrix``), computed column by column with
+    IEEE operations in a fixed order, so it is the same bits on every machine (LAPACK's
+    kernels differ by CPU). Raises ValueError if ``matrix`` is not positive definite.
+
+    >>> cholesky(np.array([[4.0, 2.0], [2.0, 5.0]])).tolist()
+    [[2.0, 0.0], [1.0, 2.0]]
+    """
+    a = np.array(matrix, dtype=float)
+    n = a.shape[0]
+    low = np.zeros_like(a)
+    for j in range(n):
+        pivot = float(a[j, j])
+        for k in range(j):
+            pivot -= float(low[j, k]) * float(low[j, k])
+        if not pivot > 0.0:
+            msg = f"correlation matrix is not positive definite (pivot {j}: {pivot:g})"
+            raise ValueError(msg)
+        low[j, j] = root = math.sqrt(pivot)
+        below = a[j + 1:, j].copy()
+        for k in range(j):
+            below -= low[j + 1:, k] * low[j, k]
+        low[j + 1:, j] = below / root
+    return low
+
+
 def _copula(v: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Rows of uniforms (one row per parameter) with normal-scores correlation ``matrix``."""
+    """Rows of uniforms (one row per parameter) with normal-scores correlation ``matrix``.
+
+    z' = L z is summed term by term (not a BLAS product, whose rounding depends on
+    how many draws are mixed at once), so each draw's values depend on that draw only.
+    """
     z = special.ndtri(np.maximum(v, np.finfo(float).tiny))  # finite even at v = 0
-    mixed = special.ndtr(np.linalg.cholesky(matrix) @ z)
-    return np.minimum(mixed, np.nextafter(1.0, 0.0))  # stay in [0, 1) like the inputs
+    low = cholesky(matrix)
+    mixed = np.empty_like(z)
+    for i in range(z.shape[0]):
+        total = low[i, 0] * z[0]
+        for j in range(1, i + 1):
+            total = total + low[i, j] * z[j]
+        mixed[i] = total
+    return np.minimum(special.ndtr(mixed), np.nextafter(1.0, 0.0))  # in [0, 1) like v
+
+
+def add_in_order(terms: Sequence[np.ndarray]) -> np.ndarray:
+    """Elementwise sum of equally shaped arrays, first to last (``np.sum`` over a stacked
+    axis may sum pairwise, in an order that depends on the shape)."""
+    total = np.array(terms[0], dtype=float)
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 def draw_parameters(parameters: Mapping[str, Parameter], draws: Sequence[int], seed: int,
@@ -181,7 +233,9 @@ def draw_parameters(parameters: Mapping[str, Parameter], draws: Sequence[int], s
     columns = {name: np.full(ids.size, p.value) for name, p in parameters.items()}
     for name, v in uniforms.items():
         p = parameters[name]
-        columns[name][random] = np.asarray(p.distribution.ppf(v), dtype=float) * p.factor
+        dist = p.distribution
+        assert dist is not None  # uniforms are made only for parameters with a distribution
+        columns[name][random] = np.asarray(dist.ppf(v), dtype=float) * p.factor
     for d in joint.dirichlet:
         names = d.names + (("dirichlet-remainder:" + "|".join(d.names),) if d.remainder else ())
         v = np.array([_uniforms(seed, ids[random], n) for n in names]).T
@@ -202,14 +256,14 @@ def draw_parameters(parameters: Mapping[str, Parameter], draws: Sequence[int], s
         values[name] = column
     rescaled = 0
     for group in probability_sets:
-        names = [n for n in group if n in values]
-        if not names:
+        members = [n for n in group if n in values]
+        if not members:
             continue
-        total = np.sum([values[n] for n in names], axis=0)
+        total = add_in_order([values[n] for n in members])
         over = total > 1.0
         if over.any():
             rescaled += int((total > 1.0 + RESCALE_TOLERANCE).sum())
-            for n in names:
+            for n in members:
                 values[n] = np.where(over, values[n] / np.where(over, total, 1.0), values[n])
     drawn = tuple(n for n in parameters if n in uniforms or n in in_sets)
     return ParameterDraws(ids, values, clipped, rescaled, drawn)

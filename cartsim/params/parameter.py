@@ -22,6 +22,7 @@ from cartsim.checks import Problems, did_you_mean, join, number, text
 from cartsim.errors import ParameterError
 from cartsim.params.distributions import Distribution, make_distribution
 from cartsim.params.evidence import evidence_prior
+from cartsim.params.reference_tables import inflation_factor
 
 DAYS_PER_YEAR = 365.25
 RATE_UNITS = {"year": 1.0, "month": 12.0, "week": DAYS_PER_YEAR / 7.0, "day": DAYS_PER_YEAR}
@@ -43,7 +44,17 @@ KINDS: dict[str, tuple[float | None, float | None, bool, str, str]] = {
     "real": (None, None, False, "", "a number"),
 }
 
-META_KEYS = ("value", "per", "unit", "source", "status", "note", "low", "high")
+META_KEYS = ("value", "per", "unit", "source", "status", "note", "low", "high", "includes",
+             "price_year", "point_note")
+COST_COMPONENTS = (
+    "drugs", "outpatient", "hospital", "flares", "serious_infections", "monitoring",
+    "immunoglobulin", "cancer_care", "end_of_life", "product", "infusion_episode",
+    "apheresis", "lymphodepletion", "lodging", "crs", "icans", "licats", "all_cause",
+)
+"""What a cost can say it ``includes``. A state cost that includes the component of an
+event (``flares``, ``serious_infections``) is made net of that event's expected cost in
+the pathway builders, so nothing is charged twice; ``all_cause`` marks a source that
+measured every cost of the patients (it implies the other components it lists)."""
 DIST_KEYS = ("dist", "mean", "se", "sd", "alpha", "beta", "shape", "scale", "meanlog", "sdlog",
              "low", "high", "mode", "events", "n", "exposure", "estimate", "lower", "upper",
              "alphas", "value", "evidence")
@@ -67,6 +78,33 @@ class Parameter:
     status: str
     note: str
     is_default: bool = False
+    includes: tuple[str, ...] = ()
+    """For a cost: what it contains (see COST_COMPONENTS); empty when not stated."""
+    price_year: int | None = None
+    """For a cost: the year of its prices; ``value`` is inflated from it to the run's
+    price year (``factor`` carries the inflation, so PSA draws and DSA bounds get it too)."""
+    point_note: str = ""
+    """Why the point value is not the distribution's mean, when it is not."""
+
+    def point_status(self, rel: float = 5e-4) -> str:
+        """``"mean"`` when the point value is the distribution's mean to 0.05% (the deterministic
+        base case then agrees with the PSA's expectation of this input), ``"fixed"``
+        without a distribution, else ``"differs: <why>"`` (the scenario's ``point_note``)
+        or ``"DIFFERS: no reason given"``."""
+        dist = self.distribution
+        if dist is None:
+            return "fixed"
+        mean: object = dist.mean  # a vector for a Dirichlet set
+        if not isinstance(mean, float | int):
+            return "mean" if not self.point_note else f"differs: {self.point_note}"
+        if abs(float(mean) - self.given_value) <= rel * max(abs(float(mean)), 1e-12):
+            return "mean"
+        return f"differs: {self.point_note}" if self.point_note else "DIFFERS: no reason given"
+
+    @property
+    def inflation(self) -> float:
+        """The price-year inflation folded into ``factor`` (1 when there is none)."""
+        return self.factor if self.price_year is not None else 1.0
 
     def converted(self, given: float) -> float:
         """A value in the file's unit converted to the model's unit (years)."""
@@ -83,9 +121,51 @@ def _hint(kind: str, x: float) -> str | None:
     return None
 
 
+def _cost_meta(spec: dict[str, Any], path: str, kind: str, target_year: int | None,
+               problems: Problems) -> tuple[tuple[str, ...], int | None, float] | None:
+    """``includes``, ``price_year`` and the inflation factor of a cost (None if invalid)."""
+    if kind != "cost":
+        for key in ("includes", "price_year"):
+            if key in spec:
+                problems.add(join(path, key), f"only a cost has '{key}'", spec[key])
+                return None
+        return (), None, 1.0
+    includes: list[str] = []
+    raw_inc = spec.get("includes", [])
+    if not isinstance(raw_inc, list):
+        problems.add(join(path, "includes"), "must be a list of components", raw_inc,
+                     f"choose from: {', '.join(COST_COMPONENTS)}")
+        return None
+    for i, item in enumerate(raw_inc):
+        name = text(item, f"{join(path, 'includes')}.{i}", problems, choices=COST_COMPONENTS)
+        if name is None:
+            return None
+        includes.append(name)
+    if "price_year" not in spec:
+        return tuple(includes), None, 1.0
+    year = spec["price_year"]
+    if isinstance(year, bool) or not isinstance(year, int):
+        problems.add(join(path, "price_year"), "must be a year (a whole number)", year)
+        return None
+    if target_year is None or year == target_year:
+        return tuple(includes), year, 1.0
+    try:
+        factor = inflation_factor(year, target_year)
+    except ParameterError as err:
+        problems.add(join(path, "price_year"), str(err), year,
+                     "give a year the table covers, or drop price_year (the value is then "
+                     "taken to be in the run's price year)")
+        return None
+    return tuple(includes), year, factor
+
+
 def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
-                    is_default: bool = False) -> Parameter | None:
-    """Validate one parameter as written in a scenario; None (and problems) if invalid."""
+                    is_default: bool = False, target_year: int | None = None
+                    ) -> Parameter | None:
+    """Validate one parameter as written in a scenario; None (and problems) if invalid.
+
+    ``target_year`` is the run's price year: a cost with a ``price_year`` is inflated
+    to it with the medical-care CPI (:mod:`cartsim.params.reference_tables`)."""
     low, high, low_open, unit_label, what = KINDS[kind]
     spec: dict[str, Any] = raw if isinstance(raw, dict) else {"value": raw}
     allowed = set(META_KEYS) | set(DIST_KEYS)
@@ -113,6 +193,11 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
             if key in spec:
                 problems.add(join(path, key), f"a {kind} has no '{key}'", spec[key])
                 return None
+    meta = _cost_meta(spec, path, kind, target_year, problems)
+    if meta is None:
+        return None
+    includes, price_year, inflation = meta
+    factor *= inflation
     dist: Distribution | None = None
     evidence_note, evidence_status = "", ""
     if "evidence" in spec:
@@ -125,7 +210,8 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
             # low/high are the distribution's own bounds for uniform and triangular;
             # for every other family they are the one-way sensitivity range.
             own_bounds = spec.get("dist") in ("uniform", "triangular")
-            skip = ("per", "unit", "source", "status", "note") + \
+            skip = ("per", "unit", "source", "status", "note", "includes", "price_year",
+                    "point_note") + \
                 (() if own_bounds else ("low", "high"))
             dist = make_distribution({k: v for k, v in spec.items() if k not in skip})
         except ParameterError as err:
@@ -140,7 +226,7 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
         if given is None:
             return None
     elif dist is not None:
-        mean = dist.mean
+        mean: object = dist.mean  # a vector for a Dirichlet set
         if not isinstance(mean, float | int):
             problems.add(path, "a vector distribution needs an explicit value", spec.get("dist"))
             return None
@@ -166,13 +252,16 @@ def parse_parameter(raw: Any, path: str, kind: str, problems: Problems, *,
         return None
     source = spec.get("source", "cartsim default" if is_default else "")
     note = spec.get("note", "")
-    for key, val in (("source", source), ("note", note)):
+    point_note = spec.get("point_note", "")
+    for key, val in (("source", source), ("note", note), ("point_note", point_note)):
         if text(val, join(path, key), problems, max_len=2000) is None:
             return None
     return Parameter(
         name=path, kind=kind, value=given * factor, unit=unit_label, factor=factor,
         given_value=given, given_unit=given_unit, distribution=dist,
         low=bounds["low"], high=bounds["high"], status=status, note=note,
-        source=f"{source} [{evidence_note}]" if source and evidence_note else source or evidence_note,
-        is_default=is_default,
+        source=(f"{source} [{evidence_note}]" if source and evidence_note
+                else source or evidence_note),
+        is_default=is_default, includes=includes, price_year=price_year,
+        point_note=point_note,
     )

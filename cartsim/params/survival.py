@@ -23,7 +23,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -32,6 +32,9 @@ from cartsim.deferred import special
 
 # One validator for both parameter modules, so every message reads the same way.
 from cartsim.params.distributions import _check_real
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["Exponential", "Fixed", "Gompertz", "LogLogistic", "LogNormal", "Never",
            "SurvivalModel", "Weibull"]
@@ -169,7 +172,9 @@ class SurvivalModel(ABC):
                 v = np.asarray(getattr(self, arg), dtype=np.float64)
                 v = v * f if power > 0 else v / f
                 new[arg] = tuple(v.tolist()) if v.ndim else float(v)
-        return dataclasses.replace(self, **new)
+        # Every model is a frozen dataclass; the base class, typed for them, is not one.
+        replaced = dataclasses.replace(cast("DataclassInstance", self), **new)
+        return cast(SurvivalModel, replaced)
 
 
 @dataclass(frozen=True)

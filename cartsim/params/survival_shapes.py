@@ -16,6 +16,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -38,6 +39,9 @@ from cartsim.params.survival import (
     _infs,
     _u_to_h,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -283,7 +287,9 @@ def make_survival(dist: str, **params: float | Sequence[float]) -> SurvivalModel
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ParameterError(f"unknown survival distribution {dist!r}{hint} "
                              f"(known: {', '.join(_FAMILIES)})")
-    names = [f.name for f in dataclasses.fields(_FAMILIES[key]) if f.init]
+    # Every family is a dataclass; the registry is typed by their base class, which is not.
+    family = cast("type[DataclassInstance]", _FAMILIES[key])
+    names = [f.name for f in dataclasses.fields(family) if f.init]
     missing, extra = [n for n in names if n not in params], sorted(set(params) - set(names))
     if missing or extra:
         problems = [f"{what} {', '.join(ns)}" for what, ns in

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cartsim.errors import Problem, ScenarioError
+from cartsim.params.reference_tables import eq5d_norms
 from cartsim.params.survival import Exponential, SurvivalModel
 from cartsim.params.survival_shapes import (
     CureMixture,
@@ -21,8 +22,7 @@ from cartsim.params.survival_shapes import (
     Window,
     make_survival,
 )
-from cartsim.pathway.car_t import car_t_pathway, car_t_valuation
-from cartsim.pathway.conventional import conventional_states, conventional_valuation
+from cartsim.pathway.costing import Shortfall
 from cartsim.pathway.model import (
     Chance,
     Mortality,
@@ -34,8 +34,10 @@ from cartsim.pathway.model import (
     Valuation,
     check_pathway,
 )
-from cartsim.scenario.clinical_schema import DISEASES
+from cartsim.pathway.registry import REGISTRY
+from cartsim.scenario.clinical_schema import PARAMETER_BY_NAME
 from cartsim.scenario.model import CustomStrategy, CustomTransition, Scenario
+from cartsim.scenario.param_def import DISEASES
 
 
 @dataclass(frozen=True)
@@ -50,16 +52,46 @@ class StrategyModel:
 
 def build_model(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
     """Pathways and valuations of every strategy; ScenarioError on structural problems."""
+    pathways = {name: strategy_pathways(scenario, name, values) for name in model_order(scenario)}
+    valuations = build_valuations(scenario, values, pathways)
+    check_pathways(scenario, pathways)
+    return {name: StrategyModel(name, scenario.strategy_labels[name], pathways[name],
+                                valuations[name]) for name in pathways}
+
+
+def model_order(scenario: Scenario) -> tuple[str, ...]:
+    """The strategies in the order their models are built (a custom model's as written)."""
+    return tuple(scenario.custom) if scenario.model == "custom" else scenario.strategies
+
+
+def strategy_pathways(scenario: Scenario, strategy: str, values: Mapping[str, float]
+                      ) -> dict[str, Pathway]:
+    """The pathway of ``strategy`` for each patient group at ``values``.
+
+    It reads parameters only through ``values[name]``, so a caller can record the
+    names a strategy's simulation depends on (``cartsim.study.runner``): every other
+    parameter only values what was simulated.
+    """
     if scenario.model == "custom":
-        out = {name: _custom_strategy(spec, values, scenario.strategy_labels[name])
-               for name, spec in scenario.custom.items()}
-    else:
-        out = _clinical(scenario, values)
+        return {"all": _custom_pathway(scenario.custom[strategy], values)}
+    v = values.__getitem__
+    builder = REGISTRY[strategy]
+    return {d: builder.pathway(d, v, _choices(scenario))
+            for d in DISEASES if d in builder.diseases}
+
+
+def _choices(scenario: Scenario) -> dict[str, str]:
+    """The clinical model's structural choices (scenario settings, not parameters)."""
+    return {**scenario.choices, "car_t.relapse.model": scenario.relapse_model}
+
+
+def check_pathways(scenario: Scenario, pathways: Mapping[str, Mapping[str, Pathway]]) -> None:
+    """ScenarioError naming every structural problem of the strategies' pathways."""
     lifetime = math.isinf(scenario.run.horizon)
     background = scenario.run.life_table != "none"
     problems: list[Problem] = []
-    for name, model in out.items():
-        for pw in model.pathways.values():
+    for name, by_group in pathways.items():
+        for pw in by_group.values():
             for node, message in check_pathway(pw, lifetime=lifetime, background=background):
                 kind = "chances" if node in pw.chances else "states"
                 path = f"strategies.{name}.{kind}.{node}" if scenario.model == "custom" \
@@ -67,44 +99,68 @@ def build_model(scenario: Scenario, values: Mapping[str, float]) -> dict[str, St
                 problems.append(Problem(path, message, None, has_value=False))
     if problems:
         raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
+
+
+def build_valuations(scenario: Scenario, values: Mapping[str, float],
+                     pathways: Mapping[str, Mapping[str, Pathway]]
+                     ) -> dict[str, dict[str, Valuation]]:
+    """Each strategy's valuation per patient group: state costs and utilities, event
+    costs and QALY losses at ``values``. A valuation reads the pathways too (a state
+    cost net of the events recurring in it), never the other way round."""
+    if scenario.model == "custom":
+        return {name: {"all": _custom_valuation(scenario.custom[name], values)}
+                for name in pathways}
+    return _clinical_valuations(scenario, values, pathways)
+
+
+def _clinical_valuations(scenario: Scenario, values: Mapping[str, float],
+                         pathways: Mapping[str, Mapping[str, Pathway]]
+                         ) -> dict[str, dict[str, Valuation]]:
+    """Every compared strategy's valuation for each disease it is valid for."""
+    v = values.__getitem__
+
+    def includes(name: str) -> tuple[str, ...]:
+        # What the scenario says a cost includes; a cost set on the command line (or
+        # written without includes) falls back to what the schema says its source holds.
+        p = scenario.parameters.get(name)
+        if p is not None and p.includes:
+            return p.includes
+        definition = PARAMETER_BY_NAME.get(name)
+        return definition.includes if definition is not None else ()
+
+    norm = eq5d_norms() if scenario.choices.get("utilities.age_adjustment") == \
+        "multiplicative" else None
+    short: list[Shortfall] = []
+    out: dict[str, dict[str, Valuation]] = {}
+    for name in scenario.strategies:
+        builder = REGISTRY[name]
+        out[name] = {}
+        for d, pathway in pathways[name].items():
+            valuation, missing = builder.valuation(d, v, pathway, includes)
+            out[name][d] = valuation if norm is None else replace(valuation,
+                                                                  utility_age_norm=norm)
+            short += missing
+    if short and values == scenario.point_values():
+        problems = [Problem(f.parameter, f.message(), f.amount) for f in short]
+        raise ScenarioError(scenario.source, list(dict.fromkeys(problems)))
     return out
 
 
-def _clinical(scenario: Scenario, values: Mapping[str, float]) -> dict[str, StrategyModel]:
-    v = values.__getitem__
-    conventional = {
-        d: Pathway(strategy="immunosuppression", start="active",
-                   states=conventional_states(d, v))
-        for d in DISEASES
-    }
-    return {
-        "immunosuppression": StrategyModel(
-            "immunosuppression", scenario.strategy_labels["immunosuppression"], conventional,
-            {d: conventional_valuation(d, v) for d in DISEASES}),
-        "car_t": StrategyModel(
-            "car_t", scenario.strategy_labels["car_t"],
-            {d: car_t_pathway(d, v, scenario.relapse_model) for d in DISEASES},
-            {d: car_t_valuation(d, v) for d in DISEASES}),
-    }
-
-
 def _time(tr: CustomTransition, values: Mapping[str, float]) -> SurvivalModel:
-    args = {k: (tuple(values[r] for r in ref) if isinstance(ref, tuple) else values[ref])
-            for k, ref in tr.args.items()}
+    scalar = {k: values[ref] for k, ref in tr.args.items() if isinstance(ref, str)}
+    listed = {k: tuple(values[r] for r in ref) for k, ref in tr.args.items()
+              if not isinstance(ref, str)}
     if tr.dist == "window":
-        return Window(probability=args["probability"], window=args["window"])  # type: ignore[arg-type]
+        return Window(probability=scalar["probability"], window=scalar["window"])
     if tr.dist == "waning":
-        return LinearRamp(rate=args["rate"], ramp=args["ramp"])  # type: ignore[arg-type]
+        return LinearRamp(rate=scalar["rate"], ramp=scalar["ramp"])
     if tr.dist == "cure_fraction":
-        return CureMixture(cure_fraction=args["cure_fraction"],  # type: ignore[arg-type]
-                           base=Exponential(args["rate"]))  # type: ignore[arg-type]
-    if tr.dist == "piecewise_exponential":
-        return make_survival(tr.dist, breaks=args["breaks"], rates=args["rates"])
-    return make_survival(tr.dist, **args)  # type: ignore[arg-type]
+        return CureMixture(cure_fraction=scalar["cure_fraction"],
+                           base=Exponential(scalar["rate"]))
+    return make_survival(tr.dist, **scalar, **listed)
 
 
-def _custom_strategy(spec: CustomStrategy, values: Mapping[str, float],
-                     label: str) -> StrategyModel:
+def _custom_pathway(spec: CustomStrategy, values: Mapping[str, float]) -> Pathway:
     def val(ref: str | None, default: float = 0.0) -> float:
         return values[ref] if ref is not None else default
 
@@ -124,8 +180,14 @@ def _custom_strategy(spec: CustomStrategy, values: Mapping[str, float],
                                      for o in c.outcomes), then=c.then, origin=c.origin)
         for c in spec.chances.values()
     }
-    pathway = Pathway(strategy=spec.name, start=spec.start, states=states, chances=chances)
-    valuation = Valuation(
+    return Pathway(strategy=spec.name, start=spec.start, states=states, chances=chances)
+
+
+def _custom_valuation(spec: CustomStrategy, values: Mapping[str, float]) -> Valuation:
+    def val(ref: str | None, default: float = 0.0) -> float:
+        return values[ref] if ref is not None else default
+
+    return Valuation(
         state_costs={s.name: {cat: values[ref] for cat, ref in s.costs.items()}
                      for s in spec.states.values()},
         state_utility={s.name: val(s.utility) for s in spec.states.values()},
@@ -133,4 +195,3 @@ def _custom_strategy(spec: CustomStrategy, values: Mapping[str, float],
                      for e, ev in spec.events.items()},
         event_qaly_loss={e: val(ev.qaly_loss) for e, ev in spec.events.items()},
     )
-    return StrategyModel(spec.name, label, {"all": pathway}, {"all": valuation})

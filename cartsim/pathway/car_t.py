@@ -5,34 +5,51 @@ Path of a patient (per disease ``d``)::
     manufacturing (bridging on conventional therapy, vein-to-vein time)
       -> manufacturing_result: failure -> active (conventional therapy)
       -> infusion [origin "infusion"; product + episode cost]
-      -> crs (grade 1 / 2 / >=3) -> icans (1-2 / 3-4) -> early_infection
-      -> treatment_death (-> dead) -> ivig (some patients get Ig replacement)
-      -> aplasia | aplasia_ivig (B-cell aplasia, its own infection rate)
+      -> crs (grade 1 / 2 / >=3) -> icans (1-2 / 3-4) -> licats (grade 1 / 2 / 3)
+      -> early_infection -> treatment_death (-> dead)
+      -> ivig (some patients get Ig replacement)
+      -> aplasia | aplasia_ivig (B-cell aplasia)
       -> response: yes -> remission (drug-free), no -> active
-    remission --relapse--> retreatment: yes -> re-infusion [origin "reinfusion"]
+    remission --relapse--> retreatment: yes -> re-infusion [origin "reinfusion"; the
+                           re-treatment product charge + episode]
                                    -> same toxicities -> retreatment_response
                                    -> remission_2 (relapse -> active) | active
                             no  -> active
 
-CAR-T-associated T-cell malignancy is a Window(p, years) time on the
-"infusion" clock (and on "reinfusion" after a second infusion), declared in
-every state after infusion. Other second cancers add an excess rate to the
-cancer transition after infusion. Relapse has a user-chosen shape.
+CAR-T-associated T-cell malignancy has a per-infusion probability and an onset
+time on the "infusion" clock (and on "reinfusion" after a second infusion),
+declared in every state after infusion (:mod:`cartsim.pathway.cancer`); it leads
+to the T-cell malignancy state of the patient's disease activity. Other second
+cancers add an excess rate to the cancer transition after infusion. Relapse has
+a user-chosen shape. Mortality after CAR-T keeps a share of the disease's excess
+(:mod:`cartsim.pathway.mortality`); costs follow :mod:`cartsim.pathway.costing`.
+LICATS (local immune effector cell-associated toxicity syndrome, Hagen 2025) is
+recorded once per infusion by worst grade, as CRS is.
 """
 
 from __future__ import annotations
 
 from cartsim.params.survival import Exponential, Fixed, Never, SurvivalModel, Weibull
-from cartsim.params.survival_shapes import CureMixture, LinearRamp, Window
+from cartsim.params.survival_shapes import CureMixture, LinearRamp
+from cartsim.pathway.cancer import (
+    cancer_state_name,
+    cancer_transition,
+    frozen_state,
+    origin_key,
+    t_cell_transitions,
+)
 from cartsim.pathway.conventional import (
     Values,
-    cancer_transition,
+    conventional_event_costs,
     conventional_states,
-    conventional_valuation,
+    cost_states,
+    frozen_utilities,
+    therapy_cost_lines,
 )
+from cartsim.pathway.costing import CostLine, Includes, Shortfall
 from cartsim.pathway.model import (
     Chance,
-    Mortality,
+    Guard,
     Outcome,
     Pathway,
     Recurring,
@@ -40,9 +57,11 @@ from cartsim.pathway.model import (
     Transition,
     Valuation,
 )
+from cartsim.pathway.mortality import remission_state_mortality
 from cartsim.vocabulary import DEAD
 
-POST_INFUSION = ("aplasia", "aplasia_ivig", "remission", "remission_2", "active", "low_activity")
+REMISSION_STATES = ("aplasia", "aplasia_ivig", "remission", "remission_2")
+LICATS_GRADES = (1, 2, 3)
 
 
 def relapse_time(v: Values, model: str) -> SurvivalModel:
@@ -62,49 +81,63 @@ def relapse_time(v: Values, model: str) -> SurvivalModel:
     raise ValueError(msg)
 
 
-def _toxicity_chain(suffix: str, v: Values, then: str) -> dict[str, Chance]:
-    """Acute toxicity after an infusion: CRS, ICANS, early infection, treatment death."""
-    n = {k: f"{k}{suffix}" for k in ("crs", "icans", "early_infection", "treatment_death")}
-    return {
+def toxicity_chain(suffix: str, v: Values, then: str, prefix: str = "car_t",
+                   licats: bool = True) -> dict[str, Chance]:
+    """Acute toxicity after an infusion: CRS, ICANS, LICATS, early infection, death.
+
+    The probabilities are ``<prefix>.crs.grade_1`` etc.; the node names (the random
+    numbers' purposes) are the same for every product, so CAR-T products compared on one
+    cohort draw each patient's toxicities from the same numbers. ``licats`` False leaves
+    LICATS out (reported for autologous CD19 CAR-T only)."""
+    n = {k: f"{k}{suffix}" for k in ("crs", "icans", "licats", "early_infection",
+                                     "treatment_death")}
+    after_icans = n["licats"] if licats else n["early_infection"]
+    chain = {
         n["crs"]: Chance(n["crs"], tuple(
-            Outcome(v(f"car_t.crs.grade_{g}"), f"crs_grade_{g}") for g in (1, 2, 3)
+            Outcome(v(f"{prefix}.crs.grade_{g}"), f"crs_grade_{g}") for g in (1, 2, 3)
         ), then=n["icans"]),
         n["icans"]: Chance(n["icans"], (
-            Outcome(v("car_t.icans.grade_1_2"), "icans_grade_1_2"),
-            Outcome(v("car_t.icans.grade_3_4"), "icans_grade_3_4"),
-        ), then=n["early_infection"]),
-        n["early_infection"]: Chance(n["early_infection"], (
-            Outcome(v("car_t.early_infection"), "serious_infection"),
-        ), then=n["treatment_death"]),
-        n["treatment_death"]: Chance(n["treatment_death"], (
-            Outcome(v("car_t.treatment_death"), "treatment_related_death", to=DEAD),
-        ), then=then),
+            Outcome(v(f"{prefix}.icans.grade_1_2"), "icans_grade_1_2"),
+            Outcome(v(f"{prefix}.icans.grade_3_4"), "icans_grade_3_4"),
+        ), then=after_icans),
     }
+    if licats:
+        chain[n["licats"]] = Chance(n["licats"], tuple(
+            Outcome(v(f"{prefix}.licats.grade_{g}"), f"licats_grade_{g}") for g in LICATS_GRADES
+        ), then=n["early_infection"])
+    chain[n["early_infection"]] = Chance(n["early_infection"], (
+        Outcome(v(f"{prefix}.early_infection"), "serious_infection"),
+    ), then=n["treatment_death"])
+    chain[n["treatment_death"]] = Chance(n["treatment_death"], (
+        Outcome(v(f"{prefix}.treatment_death"), "treatment_related_death", to=DEAD),
+    ), then=then)
+    return chain
+
+
+def _after_infusion(v: Values, origin: str) -> tuple[Transition, ...]:
+    """Transitions every state after an infusion has: CAR-T-associated T-cell
+    malignancy and other second cancers (to the cancer state of ``origin``)."""
+    second = Transition("second_cancer", cancer_state_name("cancer", origin),
+                        Exponential(v("car_t.second_cancer.excess_rate")),
+                        event="second_cancer")
+    return (*t_cell_transitions(v, origin), second)
 
 
 def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
     """The CAR-T strategy for patients with disease ``d``."""
-    malignancy = Window(probability=v("car_t.t_cell_malignancy.probability"),
-                        window=v("car_t.t_cell_malignancy.window"))
-    t_cell = (
-        Transition("t_cell_malignancy", "t_cell_malignancy", malignancy, clock="infusion"),
-        Transition("t_cell_malignancy_retreatment", "t_cell_malignancy", malignancy,
-                   clock="reinfusion", event="t_cell_malignancy"),
-    )
-    second = Transition("second_cancer", "cancer", Exponential(v("car_t.second_cancer.excess_rate")),
-                        event="second_cancer")
-    states = conventional_states(d, v, extra=(*t_cell, second))
+    states = conventional_states(d, v, extra=lambda o: _after_infusion(v, o))
     bridging = states["active"]
     states["manufacturing"] = State(
         name="manufacturing", mortality=bridging.mortality, recurring=bridging.recurring,
         transitions=(
             Transition("manufacturing", "manufacturing_result",
                        Fixed(v("car_t.manufacturing.time")), event="apheresis"),
-            cancer_transition(v("cancer.background_rate") * v(f"cancer.sir.{d}")),
+            cancer_transition(v(f"cancer.sir.{d}"), v, "active"),
         ),
     )
-    remission_mortality = Mortality(life_table_ratio=v("mortality.remission_ratio"))
-    remission_cancer = cancer_transition(v("cancer.background_rate") * v("cancer.sir_remission"))
+    remission_mortality = remission_state_mortality(d, v)
+    remission_cancer = cancer_transition(v("cancer.sir_remission"), v, "remission")
+    after = _after_infusion(v, "remission")
     infections = Recurring("serious_infection", v("car_t.remission.infections"))
     relapse = relapse_time(v, relapse_model)
     for name in ("aplasia", "aplasia_ivig"):
@@ -112,46 +145,44 @@ def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
             name=name, mortality=remission_mortality,
             transitions=(Transition(f"{name}_end", "response", Fixed(v("car_t.aplasia.time")),
                                     event="b_cell_recovery"),
-                         remission_cancer, *t_cell, second),
+                         remission_cancer, *after),
             recurring=(Recurring("serious_infection", v("car_t.aplasia.infections")),),
         )
     states["remission"] = State(
         name="remission", mortality=remission_mortality, remission=True,
-        transitions=(Transition("relapse", "retreatment", relapse),
-                     remission_cancer, *t_cell, second),
+        transitions=(Transition("relapse", "retreatment", relapse), remission_cancer, *after),
         recurring=(infections,),
     )
     states["remission_2"] = State(
         name="remission_2", mortality=remission_mortality, remission=True,
         transitions=(Transition("relapse_2", "active", relapse, event="relapse"),
-                     remission_cancer, *t_cell, second),
+                     remission_cancer, *after),
         recurring=(infections,),
     )
-    states["t_cell_malignancy"] = State(
-        name="t_cell_malignancy",
-        mortality=Mortality(life_table_ratio=v("mortality.remission_ratio"),
-                            excess_rate=v("car_t.t_cell_malignancy.excess_mortality"),
-                            excess_cause="t_cell_malignancy"),
-    )
+    excess = v("cancer.excess_mortality")
+    states["cancer_remission"] = frozen_state("cancer", states["remission"], excess, "cancer")
+    t_excess = v("car_t.t_cell_malignancy.excess_mortality")
+    for origin in ("active", "low_activity", "remission"):
+        t_cell = frozen_state("t_cell_malignancy", states[origin], t_excess,
+                              "t_cell_malignancy")
+        states[t_cell.name] = t_cell
     chances = {
         "manufacturing_result": Chance("manufacturing_result", (
             Outcome(v("car_t.manufacturing.failure"), "manufacturing_failure", to="active"),
         ), then="infusion"),
         "infusion": Chance("infusion", (Outcome(1.0, "infusion"),), then="crs",
                            origin="infusion"),
-        **_toxicity_chain("", v, then="ivig"),
+        **toxicity_chain("", v, then="ivig"),
         "ivig": Chance("ivig", (Outcome(v("car_t.ivig.probability"), "ig_replacement",
                                         to="aplasia_ivig"),), then="aplasia"),
         "response": Chance("response", (
             Outcome(v(f"car_t.response.{d}"), "response", to="remission"),
         ), then="no_response"),
         "no_response": Chance("no_response", (Outcome(1.0, "no_response"),), then="active"),
-        "retreatment": Chance("retreatment", (
-            Outcome(v("car_t.retreatment.probability"), "retreatment", to="reinfusion"),
-        ), then="active"),
+        "retreatment": retreatment_chance(v),
         "reinfusion": Chance("reinfusion", (Outcome(1.0, "reinfusion"),), then="crs_retreatment",
                              origin="reinfusion"),
-        **_toxicity_chain("_retreatment", v, then="retreatment_response"),
+        **toxicity_chain("_retreatment", v, then="retreatment_response"),
         "retreatment_response": Chance("retreatment_response", (
             Outcome(v("car_t.retreatment.response"), "response_retreatment", to="remission_2"),
         ), then="active"),
@@ -159,42 +190,68 @@ def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
     return Pathway(strategy="car_t", start="manufacturing", states=states, chances=chances)
 
 
-def car_t_valuation(d: str, v: Values) -> Valuation:
-    base = conventional_valuation(d, v)
-    costs = dict(base.state_costs)
-    utility = dict(base.state_utility)
-    monitoring = {"monitoring": v("costs.car_t.monitoring")}
-    costs["manufacturing"] = base.state_costs["active"]
-    utility["manufacturing"] = base.state_utility["active"]
+def retreatment_chance(v: Values) -> Chance:
+    """Re-infusion on relapse as an explicit policy: only up to a maximum age and within a
+    window after the FIRST infusion (the origin "infusion" is set once); outside them the
+    patient returns to conventional therapy at once, and no number is drawn."""
+    guard = Guard(otherwise="active", max_age=v("car_t.retreatment.max_age"),
+                  clock="infusion", within=v("car_t.retreatment.window"))
+    return Chance("retreatment", (
+        Outcome(v("car_t.retreatment.probability"), "retreatment", to="reinfusion"),
+    ), then="active", guard=guard)
+
+
+def car_t_cost_lines(d: str, v: Values) -> dict[str, tuple[CostLine, ...]]:
+    lines = therapy_cost_lines(d, v)
+    lines["manufacturing"] = lines["active"]
+    monitoring = CostLine("monitoring", "costs.car_t.monitoring", v("costs.car_t.monitoring"))
     for name in ("aplasia", "remission", "remission_2"):
-        costs[name] = monitoring
-    costs["aplasia_ivig"] = {**monitoring, "immunoglobulin": v("costs.ivig")}
-    costs["t_cell_malignancy"] = {**monitoring,
-                                  "cancer_care": v("costs.t_cell_malignancy.annual")}
+        lines[name] = (monitoring,)
+    lines["aplasia_ivig"] = (monitoring, CostLine("immunoglobulin", "costs.ivig", v("costs.ivig")))
+    return lines
+
+
+def car_t_valuation(d: str, v: Values, pathway: Pathway, includes: Includes
+                    ) -> tuple[Valuation, list[Shortfall]]:
+    events = conventional_event_costs(v)
+    episode = v("costs.car_t.episode")
+    events.update({
+        "infusion": {"product": v("costs.car_t.product"), "infusion_episode": episode},
+        "reinfusion": {"retreatment_product": v("costs.car_t.retreatment_product"),
+                       "infusion_episode": episode},
+        **{f"crs_grade_{g}": {"adverse_events": v(f"costs.crs.grade_{g}")} for g in (1, 2, 3)},
+        "icans_grade_1_2": {"adverse_events": v("costs.icans.grade_1_2")},
+        "icans_grade_3_4": {"adverse_events": v("costs.icans.grade_3_4")},
+        **{f"licats_grade_{g}": {"adverse_events": v(f"costs.licats.grade_{g}")}
+           for g in LICATS_GRADES},
+        "t_cell_malignancy": {"cancer_care": v("costs.t_cell_malignancy.initial")},
+        "second_cancer": {"cancer_care": v("costs.cancer.initial")},
+    })
+    costs, short = cost_states(
+        pathway.states, car_t_cost_lines(d, v), includes, events,
+        {"cancer": {"cancer_care": v("costs.cancer.annual")},
+         "t_cell_malignancy": {"cancer_care": v("costs.t_cell_malignancy.annual")}})
+    utility = {"active": v(f"utilities.{d}.active"), "manufacturing": v(f"utilities.{d}.active"),
+               "low_activity": v(f"utilities.{d}.low_activity")}
     for name in ("aplasia", "aplasia_ivig"):
         utility[name] = v(f"utilities.{d}.low_activity")
     for name in ("remission", "remission_2"):
         utility[name] = v(f"utilities.{d}.remission")
-    utility["t_cell_malignancy"] = v("utilities.t_cell_malignancy")
-    product = {"product": v("costs.car_t.product"), "infusion_episode": v("costs.car_t.episode")}
-    events = dict(base.event_costs)
-    events.update({
-        "infusion": product, "reinfusion": product,
-        "crs_grade_1": {"adverse_events": v("costs.crs.grade_1")},
-        "crs_grade_2": {"adverse_events": v("costs.crs.grade_2")},
-        "crs_grade_3": {"adverse_events": v("costs.crs.grade_3")},
-        "icans_grade_1_2": {"adverse_events": v("costs.icans.grade_1_2")},
-        "icans_grade_3_4": {"adverse_events": v("costs.icans.grade_3_4")},
-        "t_cell_malignancy": {"cancer_care": v("costs.t_cell_malignancy.initial")},
-        "second_cancer": {"cancer_care": v("costs.cancer.initial")},
-    })
-    loss = dict(base.event_qaly_loss)
+    utility = frozen_utilities(pathway.states, utility,
+                               {"cancer": v("utilities.cancer"),
+                                "t_cell_malignancy": v("utilities.t_cell_malignancy")})
+    loss = {f"flare_{s}": v(f"qaly_loss.flare.{s}") for s in ("mild", "moderate", "severe")}
     loss.update({
+        "serious_infection": v("qaly_loss.infection"),
         "infusion": v("qaly_loss.car_t.procedure"), "reinfusion": v("qaly_loss.car_t.procedure"),
-        "crs_grade_1": v("qaly_loss.crs.grade_1"), "crs_grade_2": v("qaly_loss.crs.grade_2"),
-        "crs_grade_3": v("qaly_loss.crs.grade_3"),
+        **{f"crs_grade_{g}": v(f"qaly_loss.crs.grade_{g}") for g in (1, 2, 3)},
         "icans_grade_1_2": v("qaly_loss.icans.grade_1_2"),
         "icans_grade_3_4": v("qaly_loss.icans.grade_3_4"),
+        **{f"licats_grade_{g}": v(f"qaly_loss.licats.grade_{g}") for g in LICATS_GRADES},
     })
     return Valuation(state_costs=costs, state_utility=utility, event_costs=events,
-                     event_qaly_loss=loss)
+                     event_qaly_loss=loss), short
+
+
+__all__ = ["REMISSION_STATES", "car_t_pathway", "car_t_valuation", "origin_key",
+           "relapse_time", "toxicity_chain"]

@@ -25,6 +25,9 @@ a transition hazard by age (``AgeSpecificHazard``, in
 population's decline with age (``Valuation.utility_age_norm``) and a chance
 node that is skipped past an age or a time since an origin (``Chance.guard``).
 Their defaults leave a pathway exactly as it was.
+
+The scenario's own objects (a custom model as written, with parameter names for
+numbers) are in :mod:`cartsim.scenario.model`; this is the model the engines interpret.
 """
 
 from __future__ import annotations

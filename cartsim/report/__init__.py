@@ -1,6 +1,12 @@
-"""Writing results: tables (CSV, Markdown, terminal) and crash-safe run folders.
+"""Formatting study results: tables as CSV, Markdown and terminal text, results
+folders written atomically with their manifest, the PSA checkpoint, plots, the HTML
+report and the workbook.
 
-``cartsim.report.tables`` turns result rows into exact machine-readable CSV and
-human-readable Markdown; ``cartsim.report.files`` writes them to disk atomically,
-guards a results folder against concurrent runs and builds the run manifest.
+Nothing here computes a result: every number comes from a study result
+(:mod:`cartsim.study`) or from a results folder read back (``folder_reader``).
+``render`` renders a :class:`~cartsim.table.Table`; ``folder`` turns a study result
+into the files of its folder, ``run.json`` (the manifest) included, and ``atomic``
+writes them; ``terminal`` makes the summaries the CLI prints. The checkpoint of a PSA is
+file I/O, so it lives here too (``checkpoint``): the study only hands finished
+draws to a callback, and a notebook can run a PSA without touching the disk.
 """

@@ -15,9 +15,9 @@ import json
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from cartsim.report.folder_reader import INPUTS_TABLE, FolderTable, ResultsFolder
 from cartsim.report.html_words import key_sentences
 from cartsim.report.plots import Plot, Skipped
-from cartsim.report.plots_data import INPUTS_TABLE, FolderTable, ResultsFolder
 
 MAX_CELLS = 150_000
 """Cells shown per table (at least 200 rows); a longer table says its CSV has them all."""
@@ -77,11 +77,51 @@ def _kv_table(pairs: Sequence[tuple[str, object]]) -> str:
     return f'<table class="kv">{rows}</table>'
 
 
+COHORT_HEADINGS = (("group", "Group"), ("patients", "Patients"), ("share", "Share"),
+                   ("age_mean", "Age, mean"), ("age_sd", "Age, SD"), ("age_min", "Age, min"),
+                   ("age_max", "Age, max"), ("female_share", "Female"))
+
+
+def _cohort_cell(key: str, value: object) -> str:
+    if isinstance(value, float) and key in ("share", "female_share"):
+        return f"{100 * value:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return _text(value)
+
+
+def cohort_html(cohort: Mapping[str, object]) -> str:
+    """run.json's cohort: who was simulated, per group and overall."""
+    groups = cohort.get("groups")
+    if not isinstance(groups, list) or not groups:
+        return ""
+    head = "".join(f"<th>{escape(label)}</th>" for _, label in COHORT_HEADINGS)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{escape(_cohort_cell(k, g.get(k)))}</td>'
+                         if k != "group" else f"<td>{escape(_text(g.get(k)))}</td>"
+                         for k, _ in COHORT_HEADINGS) + "</tr>"
+        for g in groups if isinstance(g, Mapping))
+    source = cohort.get("file")
+    where = f"the patients of {source}" if source else "sampled from the scenario's cohort"
+    return (f'<h3 id="cohort">Cohort simulated</h3><p class="note">{escape(where)}; '
+            f"ages in years.</p><table class=\"cohort\"><thead><tr>{head}"
+            f"</tr></thead><tbody>{body}</tbody></table>")
+
+
+def warnings_html(warnings: object) -> str:
+    if not isinstance(warnings, list) or not warnings:
+        return ""
+    items = "".join(f'<li class="warn">{escape(_text(w))}</li>' for w in warnings)
+    return f'<h3 id="warnings">Warnings about the scenario</h3><ul class="warnings">{items}</ul>'
+
+
 def settings_html(folder: ResultsFolder) -> str:
     settings, manifest = folder.settings, folder.manifest
     pairs = [(label, settings[key]) for key, label in SETTING_LABELS if key in settings]
     pairs += [(label, manifest[key]) for key, label in RUN_LABELS if key in manifest]
-    return _kv_table(pairs)
+    cohort = manifest.get("cohort")
+    return (_kv_table(pairs) + (cohort_html(cohort) if isinstance(cohort, Mapping) else "")
+            + warnings_html(manifest.get("warnings")))
 
 
 def table_html(table: FolderTable) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cartsim.report.occupancy_tables import ALIVE_ROW, REMISSION_ROW
-from cartsim.report.plots_data import FolderTable, ResultsFolder, as_float
+from cartsim.report.folder_reader import FolderTable, ResultsFolder, as_float
+from cartsim.vocabulary import ALIVE_ROW, REMISSION_ROW
 
 SNAPSHOT_YEARS = (5.0, 10.0)
 
@@ -153,7 +153,8 @@ def dsa_sentences(folder: ResultsFolder, top: int = 3) -> list[str]:
     recs = sorted(table.records(), key=lambda r: as_float(r["rank"]))
     for rec in recs[:top]:
         lo, hi = as_float(rec["inmb_low"]), as_float(rec["inmb_high"])
-        out.append(f"Rank {rec['rank']}: {rec['parameter']} from {_value(rec['low'], rec['unit'], unit)}"
+        out.append(f"Rank {rec['rank']}: {rec['parameter']} from "
+                   f"{_value(rec['low'], rec['unit'], unit)}"
                    f" to {_value(rec['high'], rec['unit'], unit)} moves the incremental net "
                    "monetary benefit of "
                    f"{folder.label(str(rec['strategy']))} at "

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from cartsim.report import plots_psa, plots_run
+from cartsim.report.folder_reader import ResultsFolder
 from cartsim.report.plots_base import PlotSkipped, figure_files, plot_style
-from cartsim.report.plots_data import ResultsFolder
 
 PLOTS_FOLDER = "plots"
 
@@ -68,9 +68,10 @@ PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("remission_survival", "Survival and drug-free remission",
              "Share of patients alive and in drug-free remission over time, with 95% Monte "
              "Carlo bands.", plots_run.remission_survival),
-    PlotSpec("benefit_risk", "Benefits gained against harms added",
-             "Difference in the number of patients with each benefit or harm per 1,000 treated "
-             "(CRS/ICANS, infections, cancers, treatment deaths and more).",
+    PlotSpec("benefit_risk", "Benefit-risk against the comparator",
+             "Difference per 1,000 patients treated in all-cause deaths (1, 5, 10 years, "
+             "lifetime), cancers, serious infections, severe flares and the harms only the "
+             "strategy adds (CRS, ICANS, LICATS, treatment deaths, T-cell malignancy).",
              plots_run.benefit_risk),
 )
 

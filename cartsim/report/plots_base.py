@@ -24,7 +24,7 @@ from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from cartsim.report.plots_data import FolderTable, ResultsFolder, as_float
+from cartsim.report.folder_reader import FolderTable, ResultsFolder, as_float
 
 DPI = 110
 STYLE = {

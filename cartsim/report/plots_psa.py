@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from cartsim.report.folder_reader import ResultsFolder, as_float
 from cartsim.report.plots_base import (
     PlotSkipped,
     column_floats,
@@ -25,7 +26,6 @@ from cartsim.report.plots_base import (
     plain,
     strategy_colours,
 )
-from cartsim.report.plots_data import ResultsFolder, as_float
 
 TOP_PARAMETERS = 15
 TORNADO_LOW, TORNADO_HIGH = "#4c72b0", "#dd8452"
@@ -64,7 +64,8 @@ def ce_plane(folder: ResultsFolder) -> Figure:
     ax.axhline(0, color="black", linewidth=0.6)
     ax.axvline(0, color="black", linewidth=0.6)
     ax.set_xlim(*q)
-    ax.set_xlabel(f"Incremental QALYs per patient (discounted) vs {plain(folder.label(comparator))}")
+    ax.set_xlabel("Incremental QALYs per patient (discounted) vs "
+                  f"{plain(folder.label(comparator))}")
     ax.set_ylabel(f"Incremental cost per patient ({folder.money_unit}, discounted)")
     money_ticks(ax.yaxis)
     ax.set_title("Cost-effectiveness plane (points below a WTP line are cost-effective at it)")
@@ -102,12 +103,16 @@ def ceac_ceaf(folder: ResultsFolder) -> Figure:
 
 
 def evppi_bars(folder: ResultsFolder) -> Figure:
-    """EVPPI per patient of the most valuable parameters, at each WTP."""
+    """EVPPI per patient of the most valuable parameters, at each WTP: the table's
+    first rows (it is sorted), leaving out parameters whose EVPPI is 0 at every WTP."""
     (evppi,) = needs(folder, "evppi")
     wtp_cols = [c for c in evppi.columns if c.startswith("evppi_")]
     values = np.column_stack([column_floats(evppi, c) for c in wtp_cols])
     names = [str(p) for p in evppi.column("parameter")]
-    top = np.argsort(-np.nanmax(values, axis=1), kind="stable")[:TOP_PARAMETERS]
+    top = np.flatnonzero(np.nanmax(values, axis=1) > 0.0)[:TOP_PARAMETERS]
+    if top.size == 0:
+        msg = "every parameter's EVPPI in evppi.csv is 0"
+        raise PlotSkipped(msg)
     fig, axes = new_figure(height=max(3.5, 1.2 + 0.38 * len(top)))
     ax = axes[0, 0]
     width = 0.8 / len(wtp_cols)
@@ -120,7 +125,8 @@ def evppi_bars(folder: ResultsFolder) -> Figure:
     ax.set_xlabel(f"EVPPI per patient ({folder.money_unit})")
     ax.set_ylabel("Parameter")
     money_ticks(ax.xaxis)
-    ax.set_title(f"Expected value of partial perfect information (top {len(top)} parameters)")
+    ax.set_title("Expected value of partial perfect information (top "
+                 f"{len(top)} non-zero parameters)")
     legend_below(fig, ax.get_legend_handles_labels()[0])
     return fig
 

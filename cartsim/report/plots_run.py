@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from cartsim.report.occupancy_tables import ALIVE_ROW, DEAD_ROW, REMISSION_ROW
+from cartsim.report.folder_reader import FolderTable, ResultsFolder, as_float
 from cartsim.report.plots_base import (
     PALETTE,
     YEARS_LABEL,
@@ -29,7 +29,7 @@ from cartsim.report.plots_base import (
     plain,
     strategy_colours,
 )
-from cartsim.report.plots_data import FolderTable, ResultsFolder, as_float
+from cartsim.vocabulary import ALIVE_ROW, DEAD_ROW, REMISSION_ROW
 
 Z95 = 1.959963984540054
 
@@ -145,39 +145,38 @@ def remission_survival(folder: ResultsFolder) -> Figure:
 
 
 def benefit_risk(folder: ResultsFolder) -> Figure:
-    """Benefits gained and harms added (or avoided) per 1,000 patients treated."""
+    """Differences per 1,000 patients treated (deaths, cancers, infections, flares, added
+    harms), coloured by the arm each difference favours."""
     (table,) = needs(folder, "benefit_risk")
-    recs = table.records()
+    recs = [r for r in table.records() if r["unit"] == "per 1,000 patients"]
     strategies = list(dict.fromkeys(str(r["strategy"]) for r in recs))
     if not strategies:
-        msg = "benefit_risk.csv has no rows"
+        msg = "benefit_risk.csv has no rows per 1,000 patients"
         raise PlotSkipped(msg)
     heights = [len([r for r in recs if r["strategy"] == s]) for s in strategies]
     fig, axes = new_figure(1, len(strategies), width=8.0 * len(strategies),
                            height=max(3.5, 1.4 + 0.3 * max(heights)))
+    colour = {"strategy": "#2ca02c", "comparator": "#d62728", "neither": "#7f7f7f"}
     for ax, s in zip(axes[0], strategies, strict=True):
         rows = [r for r in recs if r["strategy"] == s]
-        rows = [r for r in rows if r["kind"] == "benefit"] + [
-            r for r in rows if r["kind"] != "benefit"]
-        diff = np.array([as_float(r["difference_per_1000"]) for r in rows])
-        se = np.array([as_float(r["difference_se_per_1000"] or 0.0) for r in rows])
-        colours = ["#2ca02c" if r["kind"] == "benefit" else "#d62728" for r in rows]
+        diff = np.array([as_float(r["difference"]) for r in rows])
+        se = np.array([as_float(r["difference_se"] or 0.0) for r in rows])
         ypos = np.arange(len(rows))
-        ax.barh(ypos, diff, xerr=Z95 * se, color=colours, error_kw={"linewidth": 0.8})
+        ax.barh(ypos, diff, xerr=Z95 * se, color=[colour[str(r["favours"])] for r in rows],
+                error_kw={"linewidth": 0.8})
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(ypos, [plain(_outcome_label(r["outcome"])) for r in rows])
         ax.invert_yaxis()
-        ax.set_ylabel("Patients with the outcome (deaths: by the time shown)")
         comparator = folder.label(str(rows[0]["comparator"]))
-        ax.set_xlabel(f"Difference in patients per 1,000 treated: {plain(folder.label(s))}\n"
+        ax.set_xlabel(f"Difference per 1,000 patients treated: {plain(folder.label(s))}\n"
                       f"minus {plain(comparator)} (error bars: 95% interval)")
-        ax.set_title("Benefits gained and harms added per 1,000 patients")
-    legend_below(fig, [Patch(color="#2ca02c", label="benefit (more is better)"),
-                       Patch(color="#d62728", label="harm (more is worse; below 0: avoided)")])
+        ax.set_title("All-cause deaths, outcomes of both arms, and added harms")
+    legend_below(fig, [Patch(color=colour["strategy"], label="favours the strategy"),
+                       Patch(color=colour["comparator"], label="favours the comparator")])
     return fig
 
 
 def _outcome_label(outcome: object) -> str:
-    text = re.sub(r"grade_(\d)_(\d)", r"grade \1-\2", str(outcome).removeprefix("patients with "))
+    text = re.sub(r"grade_(\d)_(\d)", r"grade \1-\2", str(outcome))
     text = text.replace("_", " ")
-    return re.sub(r"\b(crs|icans)\b", lambda m: m.group(1).upper(), text)
+    return re.sub(r"\b(crs|icans|licats)\b", lambda m: m.group(1).upper(), text)

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from cartsim.errors import UsageError
-from cartsim.report.plots_data import INPUTS_TABLE, FolderTable, tables_from_files
+from cartsim.report.folder_reader import INPUTS_TABLE, FolderTable, tables_from_files
 
 WORKBOOK = "results.xlsx"
 INPUTS_SHEET = "inputs"

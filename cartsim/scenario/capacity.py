@@ -25,6 +25,10 @@ Every figure may be a bare number or a table with ``value``, ``per``/``unit``,
 ``source``, ``status`` and ``note`` (as for any parameter). Counts are whole
 numbers or ``"unlimited"``; a stage whose table is left out is unlimited.
 Capacity figures are fixed: they take no distribution.
+
+Layer views of capacity: this is the scenario's; the queues are simulated by
+:mod:`cartsim.engine.capacity`, summarised by :mod:`cartsim.analysis.capacity` and run
+by the study :mod:`cartsim.study.capacity` (command: :mod:`cartsim.cli.capacity`).
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ def _entries(raw: Any, key: str, problems: Problems) -> list[tuple[str, dict[str
 
 
 def _names(entry: Mapping[str, Any], path: str, params: Mapping[str, Parameter],
-           problems: Problems, *, count: int | None = None) -> tuple[str, ...] | None:
+           problems: Problems, *, count: int | None = None,
+           unused: Collection[str] = ()) -> tuple[str, ...] | None:
     raw = entry.get("params")
     where = f"{path}.params"
     want = f"{count} parameter names" if count else "a list of parameter names"
@@ -80,6 +81,8 @@ def _names(entry: Mapping[str, Any], path: str, params: Mapping[str, Parameter],
         if text(name, spot, problems) is None:
             return None
         if name not in params:
+            if name in unused:
+                return None  # a strategy not compared: its joint draws go with it
             if any(q.path == name or q.path.startswith(name + ".") for q in problems):
                 return None  # the parameter itself is invalid, and already reported
             problems.add(spot, "unknown parameter", name,
@@ -90,6 +93,12 @@ def _names(entry: Mapping[str, Any], path: str, params: Mapping[str, Parameter],
             return None
         names.append(name)
     return tuple(names)
+
+
+def _names_unused(entry: Mapping[str, Any], unused: Collection[str]) -> bool:
+    """Whether a block names a parameter of a strategy the scenario does not compare."""
+    raw = entry.get("params")
+    return isinstance(raw, list) and any(isinstance(n, str) and n in unused for n in raw)
 
 
 def _needs_distribution(name: str, params: Mapping[str, Parameter], spot: str,
@@ -103,12 +112,15 @@ def _needs_distribution(name: str, params: Mapping[str, Parameter], spot: str,
 
 
 def _parse_correlations(raw: Any, params: Mapping[str, Parameter], fixed: Collection[str],
-                        problems: Problems, notes: list[str]) -> list[tuple[str, Correlation]]:
+                        problems: Problems, notes: list[str],
+                        unused: Collection[str]) -> list[tuple[str, Correlation]]:
     out: list[tuple[str, Correlation]] = []
     seen: dict[tuple[str, str], str] = {}
     for path, entry in _entries(raw, "correlations", problems):
         unknown_keys(entry, CORRELATION_KEYS, path, problems)
-        names = _names(entry, path, params, problems, count=2)
+        names = _names(entry, path, params, problems, count=2, unused=unused)
+        if names is None and _names_unused(entry, unused):
+            continue
         if "rho" not in entry:
             problems.missing(f"{path}.rho", "the normal-scores correlation, -1 < rho < 1")
             continue
@@ -139,11 +151,14 @@ def _parse_correlations(raw: Any, params: Mapping[str, Parameter], fixed: Collec
 
 
 def _parse_dirichlet(raw: Any, params: Mapping[str, Parameter], fixed: Collection[str],
-                     problems: Problems, notes: list[str]) -> list[tuple[str, DirichletSet]]:
+                     problems: Problems, notes: list[str],
+                     unused: Collection[str]) -> list[tuple[str, DirichletSet]]:
     out: list[tuple[str, DirichletSet]] = []
     for path, entry in _entries(raw, "dirichlet", problems):
         unknown_keys(entry, DIRICHLET_KEYS, path, problems)
-        names = _names(entry, path, params, problems)
+        names = _names(entry, path, params, problems, unused=unused)
+        if names is None and _names_unused(entry, unused):
+            continue
         source = text(entry.get("source", ""), f"{path}.source", problems, max_len=2000)
         text(entry.get("note", ""), f"{path}.note", problems, max_len=2000)
         given = [k for k in ("alphas", "counts") if k in entry]
@@ -192,10 +207,11 @@ def _check_positive_definite(correlations: list[tuple[str, Correlation]],
         # Name the smallest group of parameters whose correlations contradict each other.
         culprit = names
         if len(names) <= 10:
-            culprit = next(sub for size in range(3, len(names) + 1)
-                           for sub in itertools.combinations(range(len(names)), size)
-                           if np.linalg.eigvalsh(matrix[np.ix_(sub, sub)])[0] <= PD_TOLERANCE)
-            culprit = tuple(names[i] for i in culprit)
+            contradicting = next(
+                sub for size in range(3, len(names) + 1)
+                for sub in itertools.combinations(range(len(names)), size)
+                if np.linalg.eigvalsh(matrix[np.ix_(sub, sub)])[0] <= PD_TOLERANCE)
+            culprit = tuple(names[i] for i in contradicting)
         sub = [names.index(n) for n in culprit]
         pairs = [f"{where[frozenset((a, b))]} {a} ~ {b} = {matrix[i, j]:g}"
                  for (i, a), (j, b) in itertools.combinations(zip(sub, culprit, strict=True), 2)
@@ -209,10 +225,13 @@ def _check_positive_definite(correlations: list[tuple[str, Correlation]],
 
 
 def parse_joint(raw: Mapping[str, Any], params: Mapping[str, Parameter],
-                problems: Problems, fixed: Collection[str] = ()) -> JointSpec:
+                problems: Problems, fixed: Collection[str] = (),
+                unused: Collection[str] = ()) -> JointSpec:
     """The scenario's joint draws (``raw``: the whole scenario table); problems added.
 
     ``fixed``: parameters set on the command line, whose blocks are dropped with a note.
+    ``unused``: parameters of strategies the scenario does not compare, whose blocks are
+    dropped without a word (the parameters themselves are warned about).
     """
     for name, p in params.items():
         if p.distribution is not None and p.distribution.name == "dirichlet":
@@ -221,8 +240,9 @@ def parse_joint(raw: Mapping[str, Any], params: Mapping[str, Parameter],
                          "declare the parameters together in a [[dirichlet]] table with "
                          "params = [...] and alphas = [...]")
     notes: list[str] = []
-    correlations = _parse_correlations(raw.get("correlations"), params, fixed, problems, notes)
-    sets = _parse_dirichlet(raw.get("dirichlet"), params, fixed, problems, notes)
+    correlations = _parse_correlations(raw.get("correlations"), params, fixed, problems, notes,
+                                       unused)
+    sets = _parse_dirichlet(raw.get("dirichlet"), params, fixed, problems, notes, unused)
     owner: dict[str, str] = {}
     for path, block in [*((p, (c.first, c.second)) for p, c in correlations),
                         *((p, d.names) for p, d in sets)]:

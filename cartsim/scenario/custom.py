@@ -46,8 +46,9 @@ TRANSITION_META = ("to", "dist", "clock", "event", "per", "unit", "cost", "qaly_
 class _Collector:
     """Parses parameter leaves and remembers them under their dotted names."""
 
-    def __init__(self, problems: Problems) -> None:
+    def __init__(self, problems: Problems, target_year: int | None = None) -> None:
         self.problems = problems
+        self.target_year = target_year  # costs with a price_year are inflated to it
         self.params: dict[str, Parameter] = {}
         self.aliases: dict[str, tuple[str, str]] = {}
 
@@ -69,7 +70,7 @@ class _Collector:
         if kind == "duration" and unit and "unit" not in leaf:
             leaf["unit"] = unit
         p = parse_parameter(leaf if isinstance(raw, dict) or len(leaf) > 1 else raw, path, kind,
-                            self.problems)
+                            self.problems, target_year=self.target_year)
         if p is None:
             return None
         self.params[path] = p
@@ -98,7 +99,7 @@ def _transition(c: _Collector, raw: Any, path: str, tname: str) -> CustomTransit
     args_kinds = DIST_ARGS[dist]
     unknown_keys(spec, (*TRANSITION_META, *args_kinds), path, c.problems)
     per, unit = spec.get("per"), spec.get("unit")
-    args: dict[str, str | tuple[float, ...]] = {}
+    args: dict[str, str | tuple[str, ...]] = {}
     for arg, kind in args_kinds.items():
         where = join(path, arg)
         if arg not in spec:
@@ -111,8 +112,9 @@ def _transition(c: _Collector, raw: Any, path: str, tname: str) -> CustomTransit
                 continue
             refs = [c.param(v, f"{where}.{i}", kind[5:], per=per, unit=unit)
                     for i, v in enumerate(values)]
-            if all(refs):
-                args[arg] = tuple(refs)  # type: ignore[arg-type]
+            named = [r for r in refs if r]
+            if len(named) == len(refs):
+                args[arg] = tuple(named)
         elif ref := c.param(spec[arg], where, kind, per=per, unit=unit):
             args[arg] = ref
     to = name(spec.get("to"), join(path, "to"), c.problems) if "to" in spec else None
@@ -193,9 +195,12 @@ def _chance(c: _Collector, raw: Any, path: str, cname: str) -> CustomChance | No
     return CustomChance(cname, tuple(outcomes), then, origin)
 
 
-def parse_custom(raw: Any, problems: Problems) -> tuple[dict[str, CustomStrategy],
-                                                         dict[str, Parameter]]:
-    c = _Collector(problems)
+def parse_custom(raw: Any, problems: Problems, target_year: int | None = None
+                 ) -> tuple[dict[str, CustomStrategy], dict[str, Parameter]]:
+    """The strategies of a custom model and their parameters; a cost with a
+    ``price_year`` is inflated to ``target_year`` (the run's price year), as in the
+    clinical model."""
+    c = _Collector(problems, target_year)
     strategies: dict[str, CustomStrategy] = {}
     spec = table(raw, "strategies", problems) or {}
     if not spec:

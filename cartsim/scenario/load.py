@@ -2,10 +2,12 @@
 
 Three separate steps, as a reader would check them:
 
-1. **read** - size cap, TOML parse errors with line and column, ``extends``
-   chains resolved relative to the file (cycles refused);
+1. **read** (:mod:`cartsim.scenario.read`) - size, encoding and nesting caps,
+   TOML parse errors with line and column, ``extends`` chains resolved relative
+   to each file and merged by the rules of :mod:`cartsim.scenario.merge`;
 2. **override** - ``--set dotted.name=value`` pairs from the command line;
-3. **validate and build** - every problem collected, then one ScenarioError.
+3. **validate and build** - every problem collected, then one ScenarioError;
+   a valid scenario carries the warnings its merges deserve.
 
 Nothing from the file is ever executed: strings are labels, never code.
 """
@@ -24,94 +26,43 @@ from typing import Any
 
 from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
+from cartsim.params.draws import JointSpec
 from cartsim.params.parameter import Parameter
 from cartsim.scenario.capacity import parse_capacity
-from cartsim.scenario.clinical import CATEGORICAL_SETS, ROOTS, is_leaf, parse_clinical
-from cartsim.scenario.clinical_schema import DISEASES, STRATEGIES, STRATEGY_LABELS
+from cartsim.scenario.clinical import (
+    CATEGORICAL_SETS,
+    ROOTS,
+    is_leaf,
+    parse_clinical,
+    run_price_year,
+)
+from cartsim.scenario.clinical_schema import PARAMETER_BY_NAME
 from cartsim.scenario.correlations import joint_fingerprint, parse_joint
 from cartsim.scenario.custom import check_scheduled_events, parse_custom
-from cartsim.scenario.model import CohortSpec, Scenario
+from cartsim.scenario.merge import MergeNote, merge_warnings
+from cartsim.scenario.model import CohortSpec, CustomStrategy, Scenario
+from cartsim.scenario.param_def import DISEASES
+from cartsim.scenario.read import (
+    MAX_FILE_BYTES,
+    MAX_NESTING,
+    check_nesting,
+    read_toml,
+    read_with_extends,
+)
 from cartsim.scenario.settings import parse_cohort, parse_run
+from cartsim.scenario.strategies import (
+    DEFAULT_STRATEGIES,
+    LIBRARY,
+    allowed_groups,
+    check_strategy_groups,
+    parse_strategies,
+)
 
-MAX_FILE_BYTES = 1_000_000
+__all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scenario",
+           "load_scenario", "parse_override", "read_toml", "read_with_extends"]
 MODELS = ("cart_vs_is", "custom")
 TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
             "correlations", "dirichlet", "capacity", *ROOTS)
-
-
-def _duplicate_key_hint(message: str, text_: str) -> str:
-    """Python 3.11's duplicate-key message names no key; find it ourselves."""
-    seen: dict[tuple[str, str], int] = {}
-    section = ""
-    for line_no, line in enumerate(text_.splitlines(), start=1):
-        stripped = line.split("#", 1)[0].strip()
-        if stripped.startswith("["):
-            section = stripped.strip("[]").strip().replace('"', "").replace("'", "")
-            continue
-        if "=" in stripped:
-            key = stripped.split("=", 1)[0].strip().strip("\"'")
-            if (section, key) in seen:
-                where = f"{section}.{key}" if section else key
-                return (f"{message}; duplicate key '{where}' on line {line_no} "
-                        f"(first on line {seen[(section, key)]})")
-            seen[(section, key)] = line_no
-    return message
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse one TOML file, refusing files that are too large or malformed."""
-    source = str(path)
-    try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise ScenarioError(source, [Problem("file", f"cannot read: {err.strerror}", str(path))]) \
-            from err
-    if size > MAX_FILE_BYTES:
-        raise ScenarioError(source, [Problem(
-            "file", f"is {size:,} bytes; scenario files are capped at {MAX_FILE_BYTES:,}", size,
-            "a scenario should be a few kB; put patient data in a CSV (cohort.file)")])
-    raw_bytes = path.read_bytes()
-    try:
-        content = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ScenarioError(source, [Problem("file", "is not UTF-8 text", str(err))]) from err
-    try:
-        return tomllib.loads(content)
-    except tomllib.TOMLDecodeError as err:
-        msg = _duplicate_key_hint(str(err), content) if "overwrite" in str(err) else str(err)
-        raise ScenarioError(source, [Problem("TOML syntax", msg, None, has_value=False)]) from err
-
-
-def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``child`` into ``base``; parameter leaves are replaced whole."""
-    out = copy.deepcopy(base)
-    for key, value in child.items():
-        old = out.get(key)
-        both_tables = isinstance(old, dict) and isinstance(value, dict)
-        if both_tables and not is_leaf(value) and not is_leaf(old):
-            out[key] = _merge(old, value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def read_with_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
-    if path in _chain:
-        cycle = " -> ".join(p.name for p in (*_chain, path))
-        raise ScenarioError(str(path), [Problem("extends", f"circular extends: {cycle}", None,
-                                                has_value=False)])
-    raw = read_toml(path)
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
-    if not isinstance(parent, str):
-        raise ScenarioError(str(path), [Problem("extends", "must be a file name", parent)])
-    parent_path = (path.parent / parent)
-    if not parent_path.is_file():
-        raise ScenarioError(str(path), [Problem("extends", "file not found", parent,
-                                                f"looked for {parent_path}")])
-    return _merge(read_with_extends(parent_path, (*_chain, path)), raw)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -119,10 +70,21 @@ def parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise ScenarioError("--set", [Problem(item, "must look like dotted.name=value", item)])
     key, value_text = (s.strip() for s in item.split("=", 1))
+    if key.split(".", 1)[0] == "extends":
+        raise ScenarioError("--set", [Problem(key, "cannot be set on the command line (the "
+                                              "parent is read before any --set applies)",
+                                              value_text, "write extends in a scenario file")])
+    if key.count(".") >= MAX_NESTING:
+        raise ScenarioError("--set", [Problem(key[:80] + "...", f"has more than {MAX_NESTING} "
+                                              "dotted parts", None, has_value=False)])
     try:
         value = tomllib.loads(f"v = {value_text}")["v"]
     except tomllib.TOMLDecodeError:
         value = value_text
+    except RecursionError as err:
+        raise ScenarioError("--set", [Problem(key, f"the value nests more than {MAX_NESTING} "
+                                              "levels deep", None, has_value=False)]) from err
+    check_nesting({key: value}, "--set")
     return key, value
 
 
@@ -159,82 +121,161 @@ def _canonical(scenario_parts: Mapping[str, Any]) -> str:
 
 
 def _param_fingerprint(p: Parameter) -> list[Any]:
-    dist = p.distribution
+    # dist = "fixed" is the point mass a parameter without a distribution has: same hash.
+    dist = p.distribution if p.distribution is None or p.distribution.name != "fixed" else None
     return [repr(p.value), dist.describe() if dist is not None else None,
             None if p.low is None else repr(p.low), None if p.high is None else repr(p.high)]
 
 
-def _cohort_fingerprint(cohort: CohortSpec) -> Any:
+def _cohort_fingerprint(cohort: CohortSpec, source: str) -> Any:
     if cohort.file is not None:
-        return hashlib.sha256(cohort.file.read_bytes()).hexdigest()
+        try:
+            return hashlib.sha256(cohort.file.read_bytes()).hexdigest()
+        except OSError as err:
+            raise ScenarioError(source, [Problem("cohort.file", f"cannot read: {err.strerror}",
+                                                 str(cohort.file))]) from err
     return [repr(g) for g in cohort.groups]
 
 
+def _independent_sets(sets: tuple[tuple[str, ...], ...], params: Mapping[str, Parameter],
+                      joint: JointSpec) -> tuple[str, ...]:
+    """A warning for each set of exclusive outcomes (CRS grades...) with two or more
+    uncertain probabilities that no [[dirichlet]] draws together."""
+    together = [set(d.names) for d in joint.dirichlet]
+    out = []
+    for names in sets:
+        dists = [params[n].distribution for n in names if n in params]
+        uncertain = [d for d in dists if d is not None and d.name != "fixed"]
+        if len(uncertain) >= 2 and not any(set(names) <= block for block in together):
+            out.append(f"{', '.join(names)} are the exclusive outcomes of one chance node "
+                       "but no [[dirichlet]] draws them together: a PSA draws them "
+                       "independently and rescales a draw whose sum passes 1. Declare them "
+                       "in one [[dirichlet]] table (a variant's [[dirichlet]] list replaces "
+                       "its parent's whole).")
+    return tuple(out)
+
+
 def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Path,
-                   fixed: frozenset[str] = frozenset()) -> Scenario:
+                   fixed: frozenset[str] = frozenset(),
+                   notes: Mapping[str, MergeNote] | None = None) -> Scenario:
+    """Validate merged tables into a Scenario. ``fixed``: names set by --set; ``notes``:
+    what merging the ``extends`` chain did that may deserve a warning."""
     problems = Problems()
     unknown_keys(raw, TOP_KEYS, "", problems)
     model = text(raw.get("model", "cart_vs_is"), "model", problems, choices=MODELS) or "cart_vs_is"
     title = text(raw.get("title", name), "title", problems) or name
     description = text(raw.get("description", ""), "description", problems, max_len=5000) or ""
     relapse_model = "constant"
-    custom = {}
+    choices: dict[str, str] = {}
+    custom: dict[str, CustomStrategy] = {}
+    warnings: tuple[str, ...] = ()
     if model == "custom":
         for key in ROOTS:
             if key in raw:
                 problems.add(key, "clinical parameters do not apply to model = \"custom\"",
                              None, has_value=False)
-        custom, params = parse_custom(raw.get("strategies"), problems)
+        run_raw = raw.get("run")
+        if isinstance(run_raw, dict) and "strategies" in run_raw:
+            problems.add("run.strategies", "chooses from the clinical model's library; a "
+                         "custom model's strategies are its [strategies] tables",
+                         run_raw["strategies"])
+        custom, params = parse_custom(raw.get("strategies"), problems, run_price_year(raw))
         strategies = tuple(sorted(custom))
         labels = {k: s.label for k, s in custom.items()}
-        groups = None
+        groups = file_groups = None
         sets = tuple(tuple(o.probability for o in ch.outcomes)
                      for st in custom.values() for ch in st.chances.values())
     else:
         if "strategies" in raw:
             problems.add("strategies", "strategy tables need model = \"custom\"", None,
                          did_you_mean("strategies", TOP_KEYS), has_value=False)
-        params, relapse_model = parse_clinical(raw, problems)
-        strategies, labels, groups = STRATEGIES, dict(STRATEGY_LABELS), DISEASES
-        sets = tuple(names for _, names in CATEGORICAL_SETS)
+        strategies = parse_strategies(raw.get("run"), problems)
+        params, choices, warnings = parse_clinical(raw, problems, strategies)
+        relapse_model = choices["car_t.relapse.model"]
+        labels = {s: LIBRARY[s].label for s in strategies}
+        groups, file_groups = DISEASES, allowed_groups(strategies)
+        sets = tuple(names for _, names in CATEGORICAL_SETS if all(n in params for n in names))
     run = parse_run(raw.get("run"), name, strategies, problems)
     if custom and run is not None:
         check_scheduled_events(custom, params, run.horizon, problems)
     cohort = parse_cohort(raw.get("cohort"), groups, base_dir, problems)
-    joint = parse_joint(raw, params, problems, fixed)
+    if cohort.file is not None and file_groups is not None:
+        # A file's disease column may name only groups every compared strategy allows.
+        cohort = dataclasses.replace(cohort, file_groups=file_groups)
+    elif model != "custom":
+        check_strategy_groups(strategies, cohort, problems)
+    unused = frozenset(PARAMETER_BY_NAME) - set(params) if model != "custom" else frozenset()
+    joint = parse_joint(raw, params, problems, fixed, unused)
+    if model != "custom":
+        warnings += _independent_sets(sets, params, joint)
     capacity = parse_capacity(raw, model, problems)
+    if capacity is not None and not {"immunosuppression", "car_t"} <= set(strategies):
+        problems.add("capacity", "a capacity analysis compares car_t with immunosuppression: "
+                     "both must be in run.strategies", list(strategies))
     if problems:
         raise ScenarioError(source, problems)
     fingerprint = {
         "model": model, "relapse_model": relapse_model,
+        # Named only when not the default, so every file written before strategies could
+        # be chosen keeps its hash.
+        **({"strategies": list(strategies)}
+           if model != "custom" and strategies != DEFAULT_STRATEGIES else {}),
+        **({"choices": choices} if choices else {}),
         "run": {k: v for k, v in run.__dict__.items() if k != "output"},
-        "cohort": _cohort_fingerprint(cohort), "parameters": {k: _param_fingerprint(p) for k, p in params.items()},
+        "cohort": _cohort_fingerprint(cohort, source),
+        "parameters": {k: _param_fingerprint(p) for k, p in params.items()},
         "custom": {name: dataclasses.asdict(spec) for name, spec in custom.items()},
         **({"joint": joint_fingerprint(joint)} if joint else {}),
         **({"capacity": capacity.fingerprint()} if capacity else {}),
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,
-        cohort=cohort, parameters=params, relapse_model=relapse_model, strategies=strategies,
+        cohort=cohort, parameters=params, relapse_model=relapse_model, choices=choices,
+        strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
         base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
+        warnings=merge_warnings(notes or {}, params, fixed) + warnings,
     )
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, merge, override and validate a scenario file.
 
+    ``overrides`` are ``--set NAME=VALUE`` items, applied after the ``extends`` chain;
+    a parameter set this way is fixed at that value.
+
     Raises
     ------
     ScenarioError
         With every problem found (file, dotted key, value, expectation, hint).
+
+    Examples
+    --------
+    >>> s = load_scenario("scenarios/base.toml", ["car_t.relapse.rate=0.1"])
+    >>> s.parameters["car_t.relapse.rate"].value, s.parameters["car_t.relapse.rate"].source
+    (0.1, 'set on the command line')
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(str(path), [Problem("file", "not found", str(path))])
-    raw = read_with_extends(path)
+    raw, notes = read_with_extends(path)
     pairs = [parse_override(item) for item in overrides]
     raw = apply_overrides(raw, pairs)
-    return build_scenario(raw, str(path), path.stem, path.parent.resolve(),
-                          frozenset(key for key, _ in pairs))
+    scenario = build_scenario(raw, str(path), path.stem, path.parent.resolve(),
+                              frozenset(key for key, _ in pairs), notes)
+    return dataclasses.replace(scenario, overrides=tuple(overrides))
+
+
+EXAMPLE = "example.toml"
+"""A tiny custom-model scenario shipped for examples and doctests (cartsim/data)."""
+
+
+def example_scenario(overrides: Sequence[str] = ()) -> Scenario:
+    """The shipped example: two strategies with constant hazards, 1,000 patients.
+
+    A custom model small enough to run in a blink, for examples and notebooks.
+
+    >>> s = example_scenario(["run.patients=50"])
+    >>> s.name, s.strategies, s.run.patients, s.overrides
+    ('example', ('cart', 'immunosuppression'), 50, ('run.patients=50',))
+    """
+    return load_scenario(Path(__file__).resolve().parents[1] / "data" / EXAMPLE, overrides)
 

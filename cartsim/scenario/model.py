@@ -1,4 +1,8 @@
-"""Frozen objects a validated scenario is made of."""
+"""Frozen objects a validated scenario is made of.
+
+The scenario layer's view of the model: :mod:`cartsim.pathway.model` is the
+vocabulary the engines interpret, built from these objects and parameter values.
+"""
 
 from __future__ import annotations
 
@@ -79,6 +83,14 @@ class CohortSpec:
 
     groups: tuple[GroupSpec, ...] = ()
     file: Path | None = None
+    file_groups: tuple[str, ...] | None = None
+    """The groups a file's ``disease`` column must name (the clinical model's
+    diseases); None for a custom model, whose patients form one group ("all")."""
+
+    def shares(self) -> dict[str, float]:
+        """Each sampled group's share of patients: its weight over the total."""
+        total = sum(g.weight for g in self.groups)
+        return {g.name: g.weight / total for g in self.groups} if total > 0 else {}
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,8 @@ class CustomTransition:
     name: str
     to: str
     dist: str
-    args: Mapping[str, str | tuple[float, ...]]
+    args: Mapping[str, str | tuple[str, ...]]
+    """Argument -> the parameter giving it (a tuple of them for a list argument)."""
     clock: str
     event: str
 
@@ -162,10 +175,15 @@ class Scenario:
     """Parameters drawn jointly in PSA ([[correlations]], [[dirichlet]])."""
     capacity: CapacitySpec | None = None
     """The optional [capacity] table (cartsim capacity); None without one."""
+    choices: Mapping[str, str] = field(default_factory=dict)
+    """Structural choices of the clinical model by dotted key (``car_t.relapse.model``,
+    ``utilities.age_adjustment``), defaults filled in; empty for a custom model."""
     warnings: tuple[str, ...] = ()
     """Things the file does that are legal but probably unintended (e.g. a bare number
     in a variant that drops its parent's distribution); shown by check, run and psa on
     stderr and recorded in run.json. They never change a result."""
+    overrides: tuple[str, ...] = ()
+    """The ``--set NAME=VALUE`` items the scenario was loaded with, as given (run.json)."""
 
     def point_values(self) -> dict[str, float]:
         return {name: p.value for name, p in self.parameters.items()}

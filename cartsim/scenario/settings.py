@@ -8,6 +8,7 @@ from typing import Any
 
 from cartsim.checks import (
     Problems,
+    did_you_mean,
     integer,
     join,
     number,
@@ -16,6 +17,7 @@ from cartsim.checks import (
     unknown_keys,
 )
 from cartsim.limits import MAX_PATIENTS
+from cartsim.scenario.clinical_schema import DISEASE_ALIASES, disease_hint
 from cartsim.scenario.model import (
     LIFETIME,
     AgeSpec,
@@ -27,7 +29,7 @@ from cartsim.scenario.model import (
 
 MAX_DISCOUNT = 0.2
 RUN_KEYS = ("patients", "seed", "horizon", "discount", "currency", "price_year", "perspective",
-            "wtp", "comparator", "life_table", "output", "cost_conversion")
+            "wtp", "comparator", "strategies", "life_table", "output", "cost_conversion")
 DEFAULT_WTP = (50_000.0, 100_000.0, 150_000.0)
 
 
@@ -169,18 +171,26 @@ def parse_cohort(raw: Any, groups: tuple[str, ...] | None, base_dir: Path,
         path_text = text(cohort["file"], "cohort.file", problems, max_len=300)
         if path_text is None:
             return CohortSpec()
+        if not path_text.strip() or not path_text.isprintable():
+            problems.add("cohort.file", "must be a file name", path_text)
+            return CohortSpec()
         path = (base_dir / path_text).resolve()
-        if not path.is_file():
+        if path.is_dir():
+            problems.add("cohort.file", "is a directory, not a CSV file", path_text)
+        elif path.exists() and not path.is_file():
+            problems.add("cohort.file", "is not a regular file (a device, pipe or socket?)",
+                         path_text)
+        elif not path.is_file():
             problems.add("cohort.file", "file not found", path_text, f"looked for {path}")
-        return CohortSpec(file=path)
+        return CohortSpec(file=path, file_groups=groups)
     if groups is None:
         unknown_keys(cohort, ("age", "female", "source"), "cohort", problems)
         return CohortSpec(groups=(_group(cohort, "cohort", "all", 1.0, problems),))
-    unknown_keys(cohort, ("mix", "source", *groups), "cohort", problems)
+    _unknown_groups(cohort, ("mix", "source", *groups), "cohort", groups, problems)
     mix = cohort.get("mix", dict.fromkeys(groups, 1.0))
     if table(mix, "cohort.mix", problems) is None:
         return CohortSpec()
-    unknown_keys(mix, groups, "cohort.mix", problems)
+    _unknown_groups(mix, groups, "cohort.mix", groups, problems)
     out = []
     for g in groups:
         w = number(mix.get(g, 0.0), f"cohort.mix.{g}", problems, low=0.0,
@@ -190,6 +200,16 @@ def parse_cohort(raw: Any, groups: tuple[str, ...] | None, base_dir: Path,
     if not out and not any(p.path.startswith("cohort.mix") for p in problems):
         problems.add("cohort.mix", "at least one group needs a weight > 0", mix)
     return CohortSpec(groups=tuple(out))
+
+
+def _unknown_groups(raw: dict[str, Any], allowed: tuple[str, ...], path: str,
+                    groups: tuple[str, ...], problems: Problems) -> None:
+    """Unknown keys, with the group's name for a disease written out (lupus -> sle)."""
+    for key, value in raw.items():
+        if key not in allowed:
+            hint = disease_hint(key, groups) if DISEASE_ALIASES.get(key.lower()) else \
+                did_you_mean(key, allowed) or f"allowed keys: {', '.join(sorted(allowed))}"
+            problems.add(join(path, key), "unknown key", value, hint)
 
 
 def horizon_label(horizon: float) -> str:

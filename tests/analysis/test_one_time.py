@@ -20,12 +20,12 @@ from cartsim.analysis.one_time import (
     shared_offsets,
     value_based_price,
 )
-from cartsim.api import run_scenario
 from cartsim.engine.events import EventLog
 from cartsim.outcomes.annual import annual_costs, years_needed
 from cartsim.pathway.model import Valuation
-from cartsim.report.one_time_tables import annual_offsets, one_time_tables
 from cartsim.scenario.load import load_scenario
+from cartsim.study.one_time_tables import annual_offsets, one_time_tables
+from cartsim.study.runner import run_scenario
 from cartsim.vocabulary import COST_CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,8 @@ def test_variants_closed_form_on_a_hand_table():
     Net offset = mean(200k, 500k) = 350k; therapy = 0.95 x 400k + 50k = 430k."""
     new = _columns([400_000.0, 360_000.0], [50_000.0, 50_000.0], [100_000.0, 0.0], [12.0, 14.0])
     ref = _columns([0.0, 0.0], [0.0, 0.0], [300_000.0, 500_000.0], [10.0, 11.0])
-    annual = (np.array([160_000.0, 120_000.0, 70_000.0]), np.array([160_000.0, 125_000.0, 75_000.0]))
+    annual = (np.array([160_000.0, 120_000.0, 70_000.0]),
+              np.array([160_000.0, 125_000.0, 75_000.0]))
     r = one_time_variants(new, ref, annual, strategy="car_t", comparator="is",
                           wtp=[100_000.0], price=400_000.0)
     std, shared, capped = r.variants

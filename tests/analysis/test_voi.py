@@ -1,9 +1,11 @@
 """Tests of cartsim.analysis.voi: regression-based EVPPI.
 
 Exact cases first (INB a deterministic function of the inputs, discrete inputs
-with known group means), then statistical checks against a closed form and a
-nested Monte Carlo answer at 4 SE with fixed seeds, then the law
-0 <= EVPPI <= EVPI on random small problems, then a timing bound.
+with known group means, exact zeros and the noise floor), then continuity (a
+last-bit change moves the estimate in the last bits; GCV's exact minimum), then
+statistical checks against a closed form and a nested Monte Carlo answer at 4 SE
+with fixed seeds, then the law 0 <= EVPPI <= EVPI on random small problems, then
+a timing bound.
 (The module's doctests run in test_psa.py::test_docstring_examples_hold.)
 """
 
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
+from cartsim.analysis.gam import Smoother
 from cartsim.analysis.psa import evpi
 from cartsim.analysis.voi import evppi, evppi_by_parameter, evppi_groups
 
@@ -111,6 +114,88 @@ def test_discrete_parameter_uses_its_group_means():
     assert evppi(costs, effects, [0.0], level)[0] == pytest.approx(expected, rel=1e-9)
 
 
+def test_evppi_is_exactly_zero_when_the_parameter_never_changes_the_decision():
+    # The fitted INB is positive in every draw: the expected loss of choosing the
+    # new strategy is a mean of exact zeros (not E[max] - max E, two sums that
+    # differ in the last bits).
+    rng = np.random.default_rng(9)
+    x = rng.gamma(2.0, 1.0, size=400)
+    costs, effects = two_strategies(5000.0 + 300.0 * x + rng.normal(0.0, 2000.0, 400))
+    assert evpi(costs, effects, [0.0])[0] > 0.0
+    assert evppi(costs, effects, [0.0], x).tolist() == [0.0]
+
+
+@pytest.mark.parametrize(("offset", "expected"), [(-1e-6, 0.0), (-0.1, 0.05)])
+def test_evppi_below_a_millionth_of_the_evpi_is_reported_as_zero(offset, expected):
+    # Two levels: INB = 1000 +- 300 at one, offset +- 500 at the other (group means
+    # 1000 and offset), so EVPPI = 0.5 * |offset| exactly, against an EVPI of about
+    # 125: 4e-9 of it (noise, reported as 0) or 4e-4 (reported).
+    level = np.repeat([0.0, 1.0], 200)
+    inb = np.r_[np.tile([700.0, 1300.0], 100), np.tile([offset - 500.0, offset + 500.0], 100)]
+    costs, effects = two_strategies(inb)
+    perfect = evpi(costs, effects, [0.0])[0]
+    assert 100.0 < perfect < 150.0
+    assert evppi(costs, effects, [0.0], level)[0] == pytest.approx(expected, rel=1e-6,
+                                                                   abs=1e-12)
+
+
+# --- continuity: a last-bit change moves EVPPI in the last bits ---------------
+
+
+def skewed_problem() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Six inputs (log-normal, gamma, beta, normal, ...) and an INB that depends on
+    three of them with noise: (costs, effects, inputs)."""
+    rng = np.random.default_rng(11)
+    k = 500
+    x = np.column_stack([rng.lognormal(-2.5, 1.0, k), rng.gamma(2.0, 1.0, k),
+                         rng.beta(2.0, 5.0, k), rng.normal(size=k),
+                         rng.lognormal(0.0, 0.5, k), rng.uniform(size=k)])
+    inb = 3000.0 * (0.1 - x[:, 0]) * x[:, 1] + 2000.0 * (x[:, 2] - 0.3)
+    costs, effects = two_strategies(inb + rng.normal(0.0, 800.0, k))
+    return costs, effects, x
+
+
+@pytest.mark.parametrize(("columns", "rtol"), [
+    ([0], 1e-9), ([0, 1], 1e-9), ([0, 1, 2], 1e-9), ([0, 1, 2, 3], 1e-7),
+    ([0, 1, 2, 3, 4, 5], 1e-9)])
+def test_a_last_bit_change_moves_evppi_in_the_last_bits(columns, rtol):
+    # Every cost and input moved by up to 2 ulps (another CPU's exp and log): the
+    # smoothing parameter is GCV's exact minimum, not a grid point, and the penalty's
+    # null space is exact, so the estimate moves by ~1e-15 (a skewed single input moved
+    # 1e-5 with a grid search and a rounding-noise null space). Four inputs: 256
+    # columns on 500 draws make GCV flat at its minimum, and the minimum moves by
+    # ~1e-8 (the estimate by ~4e-9).
+    costs, effects, x = skewed_problem()
+    base = evppi(costs, effects, [0.0], x[:, columns])[0]
+    assert base > 100.0
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+
+        def nudge(a, rng=rng):
+            return a * (1.0 + 2.3e-16 * rng.integers(-2, 3, size=a.shape))
+
+        got = evppi(nudge(costs), effects, [0.0], nudge(x[:, columns]))[0]
+        assert got == pytest.approx(base, rel=rtol)
+
+
+def test_the_smoothing_parameter_is_the_exact_gcv_minimum():
+    # No point of a grid 100 times finer than the search's, over its whole range,
+    # has a lower GCV than the one chosen.
+    costs, _, x = skewed_problem()
+    smoother = Smoother(x[:, :1])
+    y = -costs[:, 1:]
+    b = smoother.basis.T @ y
+    outside = np.sum((y - smoother.free @ (smoother.free.T @ y) - smoother.basis @ b) ** 2,
+                     axis=0)
+    chosen = smoother._choose(b * b, outside)
+    fine = np.linspace(smoother.grid[0], smoother.grid[-1], 100 * smoother.grid.size)
+    best, _ = smoother._gcv_terms(chosen, (b * b).T, outside)
+    others, _ = smoother._gcv_terms(fine, np.tile((b * b).T, (fine.size, 1)),
+                                    np.repeat(outside, fine.size))
+    assert smoother.grid[0] < chosen[0] < smoother.grid[-1]  # an interior minimum
+    assert best[0] <= others.min() * (1.0 + 1e-12)
+
+
 # --- statistical checks ------------------------------------------------------
 
 
@@ -143,13 +228,14 @@ def test_evppi_agrees_with_closed_form_and_nested_monte_carlo():
     # Inner noise biases it up by a factor sqrt(1 + 1/n_in) - 1 = 0.1 %.
     assert abs(nested - exact) < 4 * nested_se
 
-    # Regression on one PSA sample, with a bootstrap SE (refitting each time).
-    k = 5000
+    # Regression on one PSA sample, with a bootstrap SE (refitting each time; 40
+    # replicates estimate the SE to about 11%, ample for a 4-SE bound).
+    k = 3000
     x, y = rng.normal(size=(2, k))
     costs, effects = two_strategies(x + y)
     estimate = evppi(costs, effects, [0.0], x)[0]
     boot = []
-    for _ in range(100):
+    for _ in range(40):
         i = rng.integers(0, k, size=k)
         boot.append(evppi(costs[i], effects[i], [0.0], x[i])[0])
     se = float(np.std(boot, ddof=1))

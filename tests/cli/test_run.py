@@ -164,12 +164,22 @@ def test_run_existing_folder_refused_then_replaced(kv_text, write_toml, cli, in_
 
 
 def test_run_out_option_any_folder(kv_text, write_toml, cli, in_tmp):
-    """G12: the user's own --out may name any folder (outside results/ too)."""
+    """G12: the user's own --out may name any folder (outside results/ too): the folders
+    on the way are made, the whole results folder lands there (every table, a manifest
+    whose hashes are the files'), and nothing is written anywhere else."""
     path = write_toml(kv_text)
+    before = {p.name for p in in_tmp.iterdir()}
     target = in_tmp / "elsewhere" / "deep"
     run_ok(cli, path, "--patients", 100, "--quiet", "--out", target)
-    assert (target / "summary.csv").is_file()
-    assert not (in_tmp / "results").exists()
+    assert_run_files(target, False)
+    manifest = json.loads((target / "run.json").read_text(encoding="utf-8"))
+    assert manifest["sizes"]["patients"] == 100
+    assert manifest["files"] == {name: hashlib.sha256(data).hexdigest()
+                                 for name, data in tree_bytes(target).items()
+                                 if name != "run.json"}
+    # No staging folder, lock or other leftovers beside it, and no results/ folder.
+    assert [p.name for p in (in_tmp / "elsewhere").iterdir()] == ["deep"]
+    assert {p.name for p in in_tmp.iterdir()} == before | {"elsewhere"}
 
 
 # ------------------------------------------------------------------- errors

@@ -4,6 +4,7 @@ the progress callbacks the commands hand to the layers that do the work."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,14 +12,15 @@ import pytest
 from click.testing import CliRunner, Result
 from matplotlib.figure import Figure
 
-import cartsim.api
-from cartsim.api import prepare, run_scenario
+import cartsim.study.runner
 from cartsim.cli import main
 from cartsim.engine.capacity import PROGRESS_STEPS, simulate_programme
 from cartsim.report.plots import PlotSpec, render_plots
 from cartsim.report.plots_base import PlotSkipped
 from cartsim.scenario.load import load_scenario
-from cartsim.validation import validate_case_series
+from cartsim.study.prepare import prepare
+from cartsim.study.runner import run_scenario
+from cartsim.study.validate import validate_case_series
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 BASE = SCENARIOS / "base.toml"
@@ -114,10 +116,16 @@ def test_summary_names_the_folder_and_progress_stays_on_stderr(name, tmp_path):
     assert label not in result.stdout
 
 
-def test_check_prints_one_ok_line_unless_quiet():
+def test_check_prints_an_ok_line_and_the_cohort_unless_quiet():
     loud, quiet = invoke(["check", BASE]), invoke(["check", BASE, "-q"])
     assert loud.exit_code == quiet.exit_code == 0
-    assert loud.stdout.count("\n") == 1 and ": OK (" in loud.stdout
+    first, rest = loud.stdout.split("\n", 1)
+    assert ": OK (" in first and "OK" not in rest
+    # base.toml's mix 8:3:4, normalised
+    assert rest.startswith("Cohort as specified (sampled):")
+    for group, share in (("sle", 8 / 15), ("iim", 3 / 15), ("ssc", 4 / 15)):
+        assert re.search(rf"^{group}\s+{share:.3f}\s", rest, re.MULTILINE), rest
+    assert loud.stderr == ""
     assert quiet.stdout == quiet.stderr == ""
 
 
@@ -140,7 +148,7 @@ def test_a_terminal_gets_the_whole_bar_on_stderr(tmp_path, monkeypatch):
 
 
 def test_run_scenario_reports_every_patient_of_every_strategy_chunk_by_chunk(monkeypatch):
-    monkeypatch.setattr(cartsim.api, "RUN_CHUNK", 64)
+    monkeypatch.setattr(cartsim.study.runner, "RUN_CHUNK", 64)
     steps: list[int] = []
     s = load_scenario(BASE)
     result = run_scenario(s, patients=150, progress=steps.append)

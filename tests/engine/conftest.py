@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 import cartsim
-from cartsim.api import RunResult
 from cartsim.scenario.model import Scenario
+from cartsim.study.result import RunResult
 
 N_STAT = 20_000
 """Patients for the statistical checks (VERIFICATION §4 default)."""

@@ -21,7 +21,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cartsim
-from cartsim.api import discount_rates, prepare
 from cartsim.cohort import Cohort, sample_cohort
 from cartsim.engine.flatten import flatten
 from cartsim.engine.kernel_times import uniform_column
@@ -60,6 +59,7 @@ from cartsim.pathway.model import (
     Valuation,
 )
 from cartsim.rng import Streams, philox_key
+from cartsim.study.prepare import discount_rates, prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 import cartsim
-from cartsim import api
 from cartsim.cli import main
 from cartsim.outcomes.accounting import value_log
 from cartsim.outcomes.curves import curve_grid, curve_sums, curve_years
+from cartsim.study import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "base.toml"
@@ -37,7 +37,7 @@ def _close(a, b, what, rel=1e-12):
 def test_the_trace_log_is_what_the_kernel_summed(monkeypatch, chunk):
     """Valuing the compiled engine's own event log (value_log, curve_sums) gives the
     totals and curves the kernel summed as it simulated, in one chunk or several."""
-    monkeypatch.setattr(api, "RUN_CHUNK", chunk)
+    monkeypatch.setattr(runner, "RUN_CHUNK", chunk)
     scenario = cartsim.load_scenario(BASE)
     result = cartsim.run_scenario(scenario, patients=400, seed=11, keep_logs=True)
     assert result.engine == "compiled"

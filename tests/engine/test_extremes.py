@@ -99,8 +99,9 @@ def test_zero_costs_give_exact_zero_costs_and_a_dominant_icer(kv):
             assert np.all(out[name] == 0.0), f"{strategy}.{name}"
         for name, values in out.columns.items():
             assert np.all(np.isfinite(values)), f"{strategy}.{name}"
-    d_cost = float(np.mean(res.outcomes["cart"]["cost"] - res.outcomes["immunosuppression"]["cost"]))
-    d_qaly = float(np.mean(res.outcomes["cart"]["qaly"] - res.outcomes["immunosuppression"]["qaly"]))
+    new, ref = res.outcomes["cart"], res.outcomes["immunosuppression"]
+    d_cost = float(np.mean(new["cost"] - ref["cost"]))
+    d_qaly = float(np.mean(new["qaly"] - ref["qaly"]))
     assert d_cost == 0.0
     assert d_qaly > 0
     assert compute_icer(d_cost, d_qaly).status == "dominant"

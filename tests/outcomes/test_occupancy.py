@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cartsim.api import run_scenario
 from cartsim.engine.events import ALIVE, EventLog
 from cartsim.outcomes.occupancy import remission_states, state_occupancy
 from cartsim.scenario.load import load_scenario
+from cartsim.study.runner import run_scenario
 
 Z = 4.0
 SEED = 20240601

@@ -18,8 +18,9 @@ import pytest
 from matplotlib import image
 
 from cartsim.report import plots_psa, plots_run
+from cartsim.report.folder_reader import read_results_folder
 from cartsim.report.plots import PLOTS, plot_files, render_plots
-from cartsim.report.plots_data import read_results_folder
+from cartsim.report.plots_base import PlotSkipped
 
 UNIT = "EUR 2023"
 WTP = (20000.0, 50000.0)
@@ -48,18 +49,23 @@ def known(tmp_path) -> Path:
         "ceac": "wtp,strategy,probability_cost_effective,on_frontier\n"
                 "0.0,usual,0.7,true\n0.0,new,0.3,false\n"
                 "20000.0,usual,0.4,false\n20000.0,new,0.6,true\n",
-        "evppi": "parameter,evppi_20000,evppi_50000\nrate,10.0,30.0\ncost,5.0,1.0\n",
+        "evppi": "parameter,evppi_20000,evppi_50000,negligible\nrate,10.0,30.0,false\n"
+                 "cost,5.0,1.0,false\nage,0.0,0.0,true\nzeta,0.0,0.0,true\n",
         "tornado": "rank,parameter,strategy,unit,low,high,wtp,inmb_base,inmb_low,inmb_high,swing\n"
                    "1,cost,new,currency,1000.0,3000.0,50000.0,500.0,900.0,-100.0,1000.0\n"
                    "2,rate,new,per year,0.1,0.3,50000.0,500.0,400.0,650.0,250.0\n",
         "summary": "strategy,label,break_even_years\nusual,Usual care,NA\nnew,New $drug$,2.5\n",
         "cost_over_time": "time,cumulative_cost_usual,cumulative_cost_new\n"
                           "0.0,0.0,500.0\n1.0,400.0,700.0\n4.0,1600.0,900.0\n",
-        "benefit_risk": "strategy,comparator,outcome,kind,per_1000_comparator,per_1000_strategy,"
-                        "difference_per_1000,difference_se_per_1000,number_needed,"
-                        "number_needed_type\n"
-                        "new,usual,patients with response,benefit,0.0,800.0,800.0,10.0,1.25,NNT\n"
-                        "new,usual,patients with crs_grade_3,harm,0.0,20.0,20.0,4.0,50.0,NNH\n",
+        "benefit_risk": "strategy,comparator,section,outcome,unit,comparator_value,"
+                        "strategy_value,difference,difference_se,direction,favours,"
+                        "number_needed,number_needed_type\n"
+                        "new,usual,all-cause death,deaths within 5 years,\"per 1,000 patients\","
+                        "100.0,80.0,-20.0,5.0,fewer,strategy,50.0,NNT\n"
+                        "new,usual,outcomes both arms can have,QALYs (discounted),per patient,"
+                        "10.0,12.0,2.0,0.1,more,strategy,NA,NA\n"
+                        "new,usual,added harms,patients with crs_grade_3,\"per 1,000 patients\","
+                        "0.0,20.0,20.0,4.0,more,comparator,50.0,NNH\n",
     })
 
 
@@ -101,17 +107,31 @@ def test_tornado_bars_run_from_base_to_low_and_high_inmb(known):
 
 
 def test_evppi_bars_hold_each_wtp_column(known):
+    """The table's order (largest first), without parameters whose EVPPI is 0."""
     fig = plots_psa.evppi_bars(read_results_folder(known))
     widths = sorted(p.get_width() for p in fig.axes[0].patches)
     assert widths == [1.0, 5.0, 10.0, 30.0]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["rate", "cost"]
     assert UNIT in fig.axes[0].get_xlabel()
+
+
+def test_evppi_plot_is_skipped_when_every_value_is_zero(known):
+    (known / "evppi.csv").write_text("parameter,evppi_20000,negligible\nage,0.0,true\n",
+                                     encoding="utf-8")
+    with pytest.raises(PlotSkipped, match=r"EVPPI in evppi\.csv is 0"):
+        plots_psa.evppi_bars(read_results_folder(known))
 
 
 def test_benefit_risk_bars_are_differences_per_1000(known):
     fig = plots_run.benefit_risk(read_results_folder(known))
     ax = fig.axes[0]
-    assert [p.get_width() for p in ax.patches] == [800.0, 20.0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["response", "CRS grade 3"]
+    # Rows per patient (QALYs) are not bars; each bar is coloured by the arm it favours.
+    assert [p.get_width() for p in ax.patches] == [-20.0, 20.0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["deaths within 5 years",
+                                                            "patients with CRS grade 3"]
+    assert [p.get_facecolor()[:3] for p in ax.patches] == [
+        pytest.approx((0x2c / 255, 0xa0 / 255, 0x2c / 255)),
+        pytest.approx((0xd6 / 255, 0x27 / 255, 0x28 / 255))]
     assert "per 1,000" in ax.get_xlabel()
 
 

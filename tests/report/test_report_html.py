@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from cartsim.cli import main
+from cartsim.report.folder_reader import FolderTable
 from cartsim.report.html import table_html
-from cartsim.report.plots_data import FolderTable
 
 HOSTILE_TITLE = 'KV <script>alert("x")</script> & co'
 HOSTILE_LABEL = "CAR-T <b>$x$</b>"

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from cartsim.report.plots_data import FolderTable, read_results_folder
+from cartsim.report.folder_reader import FolderTable, read_results_folder
 from cartsim.report.xlsx import sheet_names, workbook_bytes
 
 UNCERTAIN_RELAPSE = 'rate = { value = 0.1, dist = "gamma", mean = 0.1, se = 0.03 }'

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cartsim.api import prepare, run_scenario
 from cartsim.params.parameter import STATUSES
-from cartsim.report.one_time_tables import one_time_tables
 from cartsim.scenario.clinical import ROOTS, flatten
 from cartsim.scenario.clinical_schema import STRUCTURAL_KEYS
 from cartsim.scenario.load import load_scenario, read_toml
+from cartsim.study.one_time_tables import one_time_tables
+from cartsim.study.prepare import prepare
+from cartsim.study.runner import run_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SHIPPED = sorted(SCENARIOS.glob("*.toml"))
@@ -45,7 +46,15 @@ def test_library_files_are_all_shipped():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_scenario_loads_and_builds(path):
-    prepare(load_scenario(path))
+    """Every shipped file loads without a warning (nothing it sets is silently fixed or
+    merged in a way it did not mean) and builds a pathway and a valuation for every
+    strategy and patient group."""
+    scenario = load_scenario(path)
+    assert scenario.warnings == (), scenario.warnings
+    models, _ = prepare(scenario)
+    assert set(models) == set(scenario.strategies)
+    for model in models.values():
+        assert model.pathways and set(model.pathways) == set(model.valuations)
 
 
 def _set_parameters(path: Path) -> dict[str, object]:
@@ -154,7 +163,8 @@ def test_mortality_family_orders_car_t_life_years_and_leaves_the_comparator_alon
 def test_durability_optimistic_gains_more_qalys_than_conservative():
     shown("durability_optimistic", "durability_conservative")
     shown("durability_optimistic", "relapse_none", "ly")   # adds normal mortality in remission
-    gains = {n: _columns(n)["car_t"]["qaly"].mean() - _columns(n)["immunosuppression"]["qaly"].mean()
+    gains = {n: (_columns(n)["car_t"]["qaly"].mean()
+                 - _columns(n)["immunosuppression"]["qaly"].mean())
              for n in FAMILIES["durability"]}
     assert gains["durability_optimistic"] > gains["durability_conservative"] > 0
 

@@ -20,12 +20,29 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and limits")
 FAULT = "CARTSIM_FAULT_INJECT"
+
+
+@contextlib.contextmanager
+def sigint_as_default() -> Iterator[None]:
+    """Start children with SIGINT at its default, so the signal interrupts them even when
+    the test runner itself was started with SIGINT ignored (a background job of a
+    non-interactive shell): an ignored signal is inherited across exec, and Python then
+    keeps it ignored. (A handler, unlike SIG_IGN, is reset to the default by exec.)"""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def psa_text(contract) -> str:
@@ -90,8 +107,9 @@ def test_h1_h3_sigint_to_the_parent_then_resume_equals_an_uninterrupted_run(cont
 
     cmd = contract.subprocess_cmd("psa", path, "--draws", draws, "--patients", patients,
                                   "--workers", 2, "--out", out, "-q")
-    with subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=contract.subprocess_env()) as proc:
+    with sigint_as_default(), subprocess.Popen(
+            cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=contract.subprocess_env()) as proc:
         if not wait_for(enough, proc):
             proc.communicate()
             pytest.skip("the PSA ended before 30% of its draws were checkpointed")
@@ -175,8 +193,9 @@ def test_h2_sigkill_while_the_new_results_are_being_written(contract, tmp_path):
 
     cmd = contract.subprocess_cmd("run", path, "--out", out, "--patients", 400, "--trace",
                                   "--seed", 12, "--overwrite", "-q")
-    with subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, env=contract.subprocess_env()) as proc:
+    with sigint_as_default(), subprocess.Popen(
+            cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=contract.subprocess_env()) as proc:
         caught = wait_for(staging, proc)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -360,8 +379,9 @@ def test_h7_a_second_run_on_the_same_folder_is_refused(contract, tmp_path):
     out, ckpt = tmp_path / "out", tmp_path / "out.checkpoint.jsonl"
     cmd = contract.subprocess_cmd("psa", path, "--draws", 400, "--patients", 300,
                                   "--out", out, "-q")
-    with subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=contract.subprocess_env()) as proc:
+    with sigint_as_default(), subprocess.Popen(
+            cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=contract.subprocess_env()) as proc:
         if not wait_for(lambda: ckpt.exists() and len(ckpt.read_bytes().splitlines()) > 1,
                         proc):
             proc.communicate()

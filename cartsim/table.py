@@ -1,0 +1,117 @@
+"""The Table: tidy rows with a fixed column order, what every study returns and
+every results file holds.
+
+A foundation, so that studies can build tables and the report layer can render
+them (``cartsim.report.render``: CSV, Markdown, terminal) without either
+importing the other's internals. Cells are None, bool, int, float or str, with
+labels decoded (strategy and cause names, never integer codes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Format kinds understood by ``cartsim.report.render.format_value``.
+FORMAT_KINDS = frozenset({"money", "qaly", "int", "prob", "rate", "text", "float"})
+
+#: How a missing (``None``) value is shown, in CSV and in human output alike.
+MISSING = "NA"
+
+
+def wtp_key(lam: float) -> str:
+    """Column suffix for a willingness-to-pay value (``inmb_<key>``).
+
+    >>> wtp_key(100000.0), wtp_key(2500.5)
+    ('100000', '2500.5')
+    """
+    return f"{lam:.0f}" if float(lam).is_integer() else f"{lam:g}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One result table with a fixed column order.
+
+    Parameters
+    ----------
+    name : str
+        File stem, e.g. ``"summary"`` for ``summary.csv``.
+    title : str
+        Human title, used as the Markdown heading.
+    columns : tuple of str
+        Column names, in output order. Must be unique.
+    rows : tuple of tuple
+        Data rows; each must have exactly ``len(columns)`` cells.
+    notes : tuple of str, optional
+        Lines printed under the Markdown table (e.g. what ICER statuses mean).
+    formats : Mapping[str, str], optional
+        Column name -> format kind for human output. Columns without an entry get
+        a kind inferred from their values (``int``, ``float`` or ``text``).
+    markdown : bool, optional
+        False for tables too long to read as text (a row per patient or event):
+        they are written as CSV only.
+
+    Raises
+    ------
+    ValueError
+        If columns repeat, a row has the wrong length, or a format names an
+        unknown column or kind. Checked eagerly so a malformed table fails where
+        it is built, not when a file is half written.
+    """
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[object, ...], ...]
+    notes: tuple[str, ...] = ()
+    formats: Mapping[str, str] = field(default_factory=dict)
+    markdown: bool = True
+
+    def __post_init__(self) -> None:
+        # Accept lists from callers but store tuples, so the frozen table really is
+        # immutable and cannot change between its CSV and Markdown renderings.
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "rows", tuple(tuple(row) for row in self.rows))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "formats", dict(self.formats))
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError(
+                f"table {self.name!r}: repeated column names {self.columns}"
+            )
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise ValueError(
+                    f"table {self.name!r}, rows[{i}]: {len(row)} cells for "
+                    f"{len(self.columns)} columns"
+                )
+        for column, kind in self.formats.items():
+            if column not in self.columns:
+                raise ValueError(
+                    f"table {self.name!r}: format for unknown column {column!r}"
+                )
+            if kind not in FORMAT_KINDS:
+                raise ValueError(
+                    f"table {self.name!r}, column {column!r}: unknown format kind {kind!r}; "
+                    f"expected one of {sorted(FORMAT_KINDS)}"
+                )
+
+    def column(self, name: str) -> tuple[object, ...]:
+        """The cells of column ``name``, top to bottom.
+
+        >>> Table("t", "T", ("a", "b"), ((1, "x"), (2, "y"))).column("b")
+        ('x', 'y')
+        """
+        j = self.columns.index(name)
+        return tuple(row[j] for row in self.rows)
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` of the rows (None stays missing); needs the optional
+        ``pandas`` extra (``pip install 'cartsim[pandas]'``)."""
+        try:
+            import pandas as pd
+        except ImportError as err:
+            msg = ("to_pandas needs pandas, an optional extra: pip install 'cartsim[pandas]'"
+                   " (the tables' rows and columns need nothing)")
+            raise ImportError(msg) from err
+        return pd.DataFrame.from_records(list(self.rows), columns=list(self.columns))
