@@ -173,6 +173,8 @@ def value_log(
         recurring = np.bincount(rp[re == e], weights=rn[re == e], minlength=n)[:n]
         count = count + recurring.astype(np.int64)
         cols[f"n_{label}"] = count.astype(np.int64)
+    for name, rows in first_times(log, event_cost, eg).items():
+        cols[name] = rows
     cols["end_time"] = log.end_time.copy()
     cols["died"] = (log.cause != ALIVE).astype(np.int64)
     cols["cause"] = log.cause.copy()
@@ -181,6 +183,28 @@ def value_log(
         cause_names=log.cause_names,
     )
 
+
+
+TIMED = {"t_product": "product", "t_retreatment": "retreatment_product"}
+"""Per-patient time of the first charge of these cost categories (payment models)."""
+RELAPSE_EVENT = "relapse"
+
+
+def first_times(log: EventLog, event_cost: np.ndarray, eg: np.ndarray) -> dict[str, np.ndarray]:
+    """Each patient's time of the first product charge (``t_product``), first
+    re-treatment product charge (``t_retreatment``) and first relapse (``t_relapse``);
+    inf if none. Payment models (refunds, warranties) are valued from them."""
+    n, ep, et, ec = log.n_patients, log.event_patient, log.event_time, log.event_code
+    out = {}
+    masks = {name: event_cost[eg, ec, COST_CATEGORIES.index(cat)] > 0.0 if ep.size
+             else np.zeros(0, dtype=bool) for name, cat in TIMED.items()}
+    relapse = log.event_names.index(RELAPSE_EVENT) if RELAPSE_EVENT in log.event_names else -1
+    masks["t_relapse"] = ec == relapse
+    for name, mask in masks.items():
+        first = np.full(n, np.inf)
+        np.minimum.at(first, ep[mask], et[mask])
+        out[name] = first
+    return out
 
 
 class OutcomesBuilder:

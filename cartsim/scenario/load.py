@@ -42,6 +42,7 @@ from cartsim.scenario.custom import check_scheduled_events, parse_custom
 from cartsim.scenario.merge import MergeNote, merge_warnings
 from cartsim.scenario.model import CohortSpec, CustomStrategy, Scenario
 from cartsim.scenario.param_def import DISEASES
+from cartsim.scenario.payment import parse_payment
 from cartsim.scenario.read import (
     MAX_FILE_BYTES,
     MAX_NESTING,
@@ -62,7 +63,7 @@ __all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scena
            "load_scenario", "parse_override", "read_toml", "read_with_extends"]
 MODELS = ("cart_vs_is", "custom")
 TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
-            "correlations", "dirichlet", "capacity", *ROOTS)
+            "correlations", "dirichlet", "capacity", "payment", *ROOTS)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -212,6 +213,10 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     if capacity is not None and not {"immunosuppression", "car_t"} <= set(strategies):
         problems.add("capacity", "a capacity analysis compares car_t with immunosuppression: "
                      "both must be in run.strategies", list(strategies))
+    priced = ({s: any("product" in e.costs for e in spec.events.values())
+               for s, spec in custom.items()} if model == "custom"
+              else {s: LIBRARY[s].price is not None for s in strategies})
+    payment = parse_payment(raw, strategies, priced, problems)
     if problems:
         raise ScenarioError(source, problems)
     fingerprint = {
@@ -227,6 +232,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         "custom": {name: dataclasses.asdict(spec) for name, spec in custom.items()},
         **({"joint": joint_fingerprint(joint)} if joint else {}),
         **({"capacity": capacity.fingerprint()} if capacity else {}),
+        **({"payment": {k: [t.fingerprint() for t in v] for k, v in payment.items()}}
+           if payment else {}),
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,
@@ -234,7 +241,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
         base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
-        warnings=merge_warnings(notes or {}, params, fixed) + warnings,
+        payment=payment, warnings=merge_warnings(notes or {}, params, fixed) + warnings,
     )
 
 
