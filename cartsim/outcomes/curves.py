@@ -62,8 +62,6 @@ class CurveSums:
     qaly_state: np.ndarray | None = None
     """Cumulative discounted QALYs of the state utilities (no age norm, no event losses) at
     each grid time: with ``ly``, the mean utility of the living in each interval (evLYG)."""
-    annual_by_category: np.ndarray | None = None
-    """Undiscounted cost in each year (rows) and category (columns, ``COST_CATEGORIES``)."""
 
     def __add__(self, other: CurveSums) -> CurveSums:
         def plus(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
@@ -73,8 +71,7 @@ class CurveSums:
                          self.occupancy + other.occupancy, self.dead + other.dead,
                          self.annual_disc + other.annual_disc,
                          self.annual_undisc + other.annual_undisc,
-                         plus(self.ly, other.ly), plus(self.qaly_state, other.qaly_state),
-                         plus(self.annual_by_category, other.annual_by_category))
+                         plus(self.ly, other.ly), plus(self.qaly_state, other.qaly_state))
 
 
 def curve_sums(log: EventLog, valuations: Mapping[str, Valuation],
@@ -84,14 +81,12 @@ def curve_sums(log: EventLog, valuations: Mapping[str, Valuation],
     occupancy, dead = occupancy_counts(log, grid)
     annual = annual_costs(log, valuations, group_of_patient, rates.costs, years, cost_factor,
                           mean=False, combine=OFFSET_CATEGORIES)
-    by_category = annual_costs(log, valuations, group_of_patient, rates.costs, years,
-                               cost_factor, mean=False)
     ly, qaly_state = life_curves(log, valuations, group_of_patient, rates.outcomes, grid)
     return CurveSums(grid, log.state_names,
                      cumulative_cost(log, valuations, group_of_patient, rates, grid,
                                      cost_factor, mean=False),
                      occupancy, dead, annual.discounted[:, 0], annual.undiscounted[:, 0],
-                     ly, qaly_state, by_category.undiscounted)
+                     ly, qaly_state)
 
 
 def life_curves(log: EventLog, valuations: Mapping[str, Valuation],

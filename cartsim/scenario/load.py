@@ -28,6 +28,7 @@ from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.draws import JointSpec
 from cartsim.params.parameter import Parameter
+from cartsim.scenario.budget import parse_budget
 from cartsim.scenario.capacity import parse_capacity
 from cartsim.scenario.clinical import (
     CATEGORICAL_SETS,
@@ -63,7 +64,7 @@ __all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scena
            "load_scenario", "parse_override", "read_toml", "read_with_extends"]
 MODELS = ("cart_vs_is", "custom")
 TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
-            "correlations", "dirichlet", "capacity", "payment", *ROOTS)
+            "correlations", "dirichlet", "capacity", "payment", "budget", *ROOTS)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -217,6 +218,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
                for s, spec in custom.items()} if model == "custom"
               else {s: LIBRARY[s].price is not None for s in strategies})
     payment = parse_payment(raw, strategies, priced, problems)
+    budget = parse_budget(raw, strategies, run.comparator if run is not None else "",
+                          DISEASES if model != "custom" else None, problems)
     if problems:
         raise ScenarioError(source, problems)
     fingerprint = {
@@ -234,6 +237,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         **({"capacity": capacity.fingerprint()} if capacity else {}),
         **({"payment": {k: [t.fingerprint() for t in v] for k, v in payment.items()}}
            if payment else {}),
+        **({"budget": budget.fingerprint()} if budget else {}),
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,
@@ -241,7 +245,8 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
         base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
-        payment=payment, warnings=merge_warnings(notes or {}, params, fixed) + warnings,
+        payment=payment, budget=budget,
+        warnings=merge_warnings(notes or {}, params, fixed) + warnings,
     )
 
 
