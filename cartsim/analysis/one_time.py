@@ -49,7 +49,7 @@ from numpy.typing import ArrayLike
 from cartsim.analysis.cea import IcerResult, MeanEstimate, compute_icer, mcse
 from cartsim.analysis.payment import payment_change
 from cartsim.scenario.payment import PaymentTerms
-from cartsim.vocabulary import COST_CATEGORIES, THERAPY_CATEGORIES
+from cartsim.vocabulary import THERAPY_CATEGORIES, cost_categories
 
 Columns = Mapping[str, np.ndarray]
 PRICE_CATEGORY = "product"
@@ -204,7 +204,7 @@ def one_time_variants(new: Columns, ref: Columns, annual_offsets: tuple[np.ndarr
     d_cost, d_qaly = new["cost"] - ref["cost"], new["qaly"] - ref["qaly"]
     inc_cost = mean(new["cost"]) - mean(ref["cost"])
     inc_qaly = MeanEstimate(mean(new["qaly"]) - mean(ref["qaly"]), mcse(d_qaly), d_qaly.size)
-    others = [c for c in COST_CATEGORIES if c not in THERAPY_CATEGORIES]
+    others = [c for c in cost_categories(ref) if c not in THERAPY_CATEGORIES]
     per_patient_offset = sum((ref[f"cost_{c}"] - new[f"cost_{c}"] for c in others),
                              np.zeros(d_cost.size))
     offsets = mean(per_patient_offset)

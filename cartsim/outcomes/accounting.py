@@ -29,8 +29,9 @@ from cartsim.outcomes.discounting import (
     discounted_duration,
     mean_discount_factor,
 )
+from cartsim.outcomes.societal import societal_costs
 from cartsim.pathway.model import Pathway, Valuation
-from cartsim.vocabulary import COST_CATEGORIES
+from cartsim.vocabulary import COST_CATEGORIES, SOCIETAL_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,12 @@ def value_log(
         cols[f"cost_{cat}_undisc"] = undisc
         cost_total = cost_total + disc
         cost_total_undisc = cost_total_undisc + undisc
+    societal = societal_costs(log, valuations, gi, remission, age, rates.costs, cost_factor)
+    for cat in SOCIETAL_CATEGORIES if societal else ():
+        cols[f"cost_{cat}"] = societal[f"cost_{cat}"]
+        cols[f"cost_{cat}_undisc"] = societal[f"cost_{cat}_undisc"]
+        cost_total = cost_total + cols[f"cost_{cat}"]
+        cost_total_undisc = cost_total_undisc + cols[f"cost_{cat}_undisc"]
     cols["cost"] = cost_total
     cols["cost_undisc"] = cost_total_undisc
 

@@ -52,6 +52,7 @@ from cartsim.scenario.read import (
     read_with_extends,
 )
 from cartsim.scenario.settings import parse_cohort, parse_run
+from cartsim.scenario.societal import parse_societal
 from cartsim.scenario.strategies import (
     DEFAULT_STRATEGIES,
     LIBRARY,
@@ -64,7 +65,7 @@ __all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scena
            "load_scenario", "parse_override", "read_toml", "read_with_extends"]
 MODELS = ("cart_vs_is", "custom")
 TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
-            "correlations", "dirichlet", "capacity", "payment", "budget", *ROOTS)
+            "correlations", "dirichlet", "capacity", "payment", "budget", "societal", *ROOTS)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -198,6 +199,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         groups, file_groups = DISEASES, allowed_groups(strategies)
         sets = tuple(names for _, names in CATEGORICAL_SETS if all(n in params for n in names))
     run = parse_run(raw.get("run"), name, strategies, problems)
+    params.update(parse_societal(raw, run.perspective, run.price_year, problems))
     if custom and run is not None:
         check_scheduled_events(custom, params, run.horizon, problems)
     cohort = parse_cohort(raw.get("cohort"), groups, base_dir, problems)

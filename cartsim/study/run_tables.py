@@ -36,7 +36,7 @@ from cartsim.study.evlyg_tables import (
 )
 from cartsim.study.result import RunResult
 from cartsim.table import Table, wtp_key
-from cartsim.vocabulary import ALIVE_ROW, COST_CATEGORIES, DEAD_ROW, REMISSION_ROW
+from cartsim.vocabulary import ALIVE_ROW, DEAD_ROW, REMISSION_ROW, cost_categories
 
 ICER_NOTE = ("ICER status: 'more costly, more effective' (ICER = extra cost per QALY gained); "
              "'less costly, less effective' (ICER = saving per QALY lost); 'dominant' (no more "
@@ -50,8 +50,9 @@ MCSE_NOTE = ("*_mcse: Monte Carlo standard error of the mean (sd/sqrt(n)); for i
 def increments(result: RunResult, mask: np.ndarray | None = None) -> dict[str, Increment]:
     run = result.scenario.run
     ref = result.outcomes[run.comparator].columns
-    measures = (*SUMMARY_MEASURES, *[f"cost_{c}" for c in COST_CATEGORIES],
-                *[f"cost_{c}_undisc" for c in COST_CATEGORIES])
+    cats = cost_categories(ref)
+    measures = (*SUMMARY_MEASURES, *[f"cost_{c}" for c in cats],
+                *[f"cost_{c}_undisc" for c in cats])
     return {s: increment(o.columns, ref, s, run.comparator, measures, run.wtp, mask)
             for s, o in result.outcomes.items() if s != run.comparator}
 
@@ -141,7 +142,7 @@ def costs_table(result: RunResult, incs: Mapping[str, Increment]) -> Table:
     rows = []
     for s in result.strategies:
         cols = result.outcomes[s].columns
-        for cat in (*COST_CATEGORIES, "total"):
+        for cat in (*cost_categories(cols), "total"):
             key = "cost" if cat == "total" else f"cost_{cat}"
             est, und = estimate_mean(cols[key]), estimate_mean(cols[f"{key}_undisc"])
             inc = incs[s].measures[key] if s in incs else None
