@@ -3,8 +3,8 @@ conventional immunosuppression in refractory autoimmune disease.
 
 The Python API (:mod:`cartsim.api`) runs the same studies as the command line and
 returns results that hold their arrays and tables: :func:`run`, :func:`psa`,
-:func:`dsa`, :func:`sweep`, :func:`threshold`, :func:`compare`, :func:`validate`
-and :func:`capacity`. :func:`load_scenario` reads and validates a scenario file;
+:func:`dsa`, :func:`sweep`, :func:`threshold`, :func:`compare`, :func:`validate`,
+:func:`capacity` and :func:`budget`. :func:`load_scenario` reads and validates a scenario file;
 :func:`run_scenario` is the low-level call (per-patient arrays, no tables);
 :func:`example_scenario` is a tiny scenario to try things on.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from cartsim.api import (
+    budget,
     capacity,
     compare,
     dsa,
@@ -47,6 +48,7 @@ __all__ = [
     "SimulationError",
     "Table",
     "__version__",
+    "budget",
     "capacity",
     "compare",
     "dsa",
