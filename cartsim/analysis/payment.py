@@ -17,7 +17,8 @@ that depend on outcomes can only be valued with each patient's history:
 Every amount is per patient, discounted to the start at the payer's continuous cost
 rate ``r``; instalments replace the upfront charge (they are never added to it). A
 patient never infused (``charge_time`` inf) pays nothing under any model. All functions
-are pure: arrays in, arrays out.
+are pure: arrays in, arrays out. A time that is negative or inf means the event did not
+happen (:func:`event_times` makes them from a strategy's per-patient columns).
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from cartsim.scenario.payment import PaymentTerms
+
+
+def happened(times: ArrayLike) -> np.ndarray:
+    """Which times are of events that happened (finite and >= 0).
+
+    >>> happened([0.0, 2.5, -1.0, math.inf]).tolist()
+    [True, True, False, False]
+    """
+    t = np.asarray(times, dtype=float)
+    return np.isfinite(t) & (t >= 0.0)
 
 
 def instalment(price: float, years: int, rate: float) -> float:
@@ -51,7 +62,7 @@ def instalment(price: float, years: int, rate: float) -> float:
 def upfront_paid(amount: ArrayLike, charge_time: ArrayLike, r: float) -> np.ndarray:
     """``amount`` paid at ``charge_time``, discounted: ``amount e^{-r t}`` (0 if never)."""
     a, t = np.asarray(amount, dtype=float), np.asarray(charge_time, dtype=float)
-    charged = np.isfinite(t)
+    charged = happened(t)
     return np.where(charged, a * np.exp(-r * np.where(charged, t, 0.0)), 0.0)
 
 
@@ -65,7 +76,7 @@ def annuity_paid(amount: ArrayLike, charge_time: ArrayLike, stop_time: ArrayLike
     """
     a, t = np.asarray(amount, dtype=float), np.asarray(charge_time, dtype=float)
     stop = np.asarray(stop_time, dtype=float)
-    charged = np.isfinite(t)
+    charged = happened(t)
     each = np.array([instalment(x, years, rate) for x in a.tolist()]) if a.size else a
     due = np.where(charged, t, 0.0)[:, None] + np.arange(1, years + 1, dtype=float)[None, :]
     paid = (due <= stop[:, None]) & charged[:, None]
@@ -82,7 +93,7 @@ def refund_received(amount: ArrayLike, charge_time: ArrayLike, trigger_time: Arr
     """
     a, t = np.asarray(amount, dtype=float), np.asarray(charge_time, dtype=float)
     trig = np.asarray(trigger_time, dtype=float)
-    both = np.isfinite(t) & np.isfinite(trig)
+    both = happened(t) & happened(trig)
     gap = np.where(both, trig, 0.0) - np.where(both, t, 0.0)
     hit = both & (gap >= 0.0) & (gap <= within)
     return np.where(hit, share * a * np.exp(-r * np.where(hit, trig, 0.0)), 0.0)
@@ -98,7 +109,7 @@ def warranty_covered(retreatment_cost: ArrayLike, charge_time: ArrayLike,
     """
     c, t = np.asarray(retreatment_cost, dtype=float), np.asarray(charge_time, dtype=float)
     tr = np.asarray(retreatment_time, dtype=float)
-    both = np.isfinite(t) & np.isfinite(tr)
+    both = happened(t) & happened(tr)
     hit = both & (np.where(both, tr, 0.0) - np.where(both, t, 0.0) <= within)
     return np.where(hit, c, 0.0)
 
@@ -115,13 +126,25 @@ def refund_closed_form(price: float, share: float, hazard: float, within: float,
     return share * price * hazard / k * (1.0 - math.exp(-k * within))
 
 
+def event_times(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The first product charge, re-treatment charge and relapse of each patient, inf for
+    none (the columns hold 0 then; the amounts and counts say whether it happened)."""
+    n = columns["end_time"].size
+    relapsed = columns.get("n_relapse", np.zeros(n)) > 0
+    return {"product": np.where(columns["cost_product_undisc"] > 0.0, columns["t_product"],
+                                np.inf),
+            "retreatment": np.where(columns["cost_retreatment_product_undisc"] > 0.0,
+                                    columns["t_retreatment"], np.inf),
+            "relapse": np.where(relapsed, columns["t_relapse"], np.inf)}
+
+
 def trigger_times(columns: Mapping[str, np.ndarray], on: Sequence[str]) -> np.ndarray:
     """Each patient's first event among ``on`` (relapse: ``t_relapse``; death: the end of
     follow-up of a patient who died); inf if none."""
     n = columns["end_time"].size
     out = np.full(n, np.inf)
     if "relapse" in on:
-        out = np.minimum(out, columns["t_relapse"])
+        out = np.minimum(out, event_times(columns)["relapse"])
     if "death" in on:
         out = np.minimum(out, np.where(columns["died"] == 1, columns["end_time"], np.inf))
     return out
@@ -132,7 +155,8 @@ def payment_change(terms: PaymentTerms, columns: Mapping[str, np.ndarray], r: fl
     """Per patient, what the payer pays under ``terms`` minus what it pays upfront
     (discounted), and whether that change is proportional to the product price (annuity,
     refund: yes; warranty: it is the re-treatment product's price)."""
-    amount, t = columns["cost_product_undisc"], columns["t_product"]
+    times = event_times(columns)
+    amount, t = columns["cost_product_undisc"], times["product"]
     upfront = upfront_paid(amount, t, r)
     if terms.model == "annuity":
         censored = np.where(columns["died"] == 1, np.inf, columns["end_time"])
@@ -143,5 +167,5 @@ def payment_change(terms: PaymentTerms, columns: Mapping[str, np.ndarray], r: fl
                                 terms.within_years, r), True
     if terms.model == "warranty":
         return -warranty_covered(columns["cost_retreatment_product"], t,
-                                 columns["t_retreatment"], terms.within_years), False
+                                 times["retreatment"], terms.within_years), False
     return np.zeros(amount.size), True

@@ -200,7 +200,9 @@ RELAPSE_EVENT = "relapse"
 def first_times(log: EventLog, event_cost: np.ndarray, eg: np.ndarray) -> dict[str, np.ndarray]:
     """Each patient's time of the first product charge (``t_product``), first
     re-treatment product charge (``t_retreatment``) and first relapse (``t_relapse``);
-    inf if none. Payment models (refunds, warranties) are valued from them."""
+    0 if none: whether it happened is in the amounts (``cost_product_undisc`` > 0, ...)
+    and counts (``n_relapse``), so every per-patient column stays finite and >= 0.
+    Payment models (refunds, warranties) are valued from them."""
     n, ep, et, ec = log.n_patients, log.event_patient, log.event_time, log.event_code
     out = {}
     masks = {name: event_cost[eg, ec, COST_CATEGORIES.index(cat)] > 0.0 if ep.size
@@ -210,7 +212,7 @@ def first_times(log: EventLog, event_cost: np.ndarray, eg: np.ndarray) -> dict[s
     for name, mask in masks.items():
         first = np.full(n, np.inf)
         np.minimum.at(first, ep[mask], et[mask])
-        out[name] = first
+        out[name] = np.where(np.isfinite(first), first, 0.0)
     return out
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cartsim.analysis.payment import (
     annuity_paid,
+    event_times,
     instalment,
     payment_change,
     refund_closed_form,
@@ -107,7 +108,8 @@ def test_refund_under_a_constant_hazard_matches_the_closed_form(tmp_path):
     assert truth == pytest.approx(16_031.146, abs=1e-3)
     se = float(np.std(change, ddof=1)) / math.sqrt(change.size)
     assert abs(-float(change.mean()) - truth) <= 4 * se
-    np.testing.assert_allclose(upfront_paid(cols["cost_product_undisc"], cols["t_product"], R),
+    np.testing.assert_allclose(upfront_paid(cols["cost_product_undisc"],
+                                            event_times(cols)["product"], R),
                                cols["cost_product"], rtol=1e-12)
     table = result.table("one_time_therapy")
     rows = {(r[table.columns.index("variant")], r[table.columns.index("payment")]):
@@ -143,13 +145,15 @@ def test_first_charge_and_relapse_times_on_the_clinical_model():
     result = run_scenario(load_scenario("scenarios/base.toml"), patients=300, seed=3,
                           curves=False, keep_logs=False)
     cols = result.outcomes["car_t"].columns
-    assert np.array_equal(np.isfinite(cols["t_product"]), cols["n_infusion"] > 0)
-    assert np.array_equal(np.isfinite(cols["t_retreatment"]), cols["n_reinfusion"] > 0)
-    assert np.array_equal(np.isfinite(cols["t_relapse"]), cols["n_relapse"] > 0)
-    assert np.all(cols["t_relapse"][np.isfinite(cols["t_relapse"])]
-                  > cols["t_product"][np.isfinite(cols["t_relapse"])])
+    times = event_times(cols)
+    assert np.array_equal(np.isfinite(times["product"]), cols["n_infusion"] > 0)
+    assert np.array_equal(np.isfinite(times["retreatment"]), cols["n_reinfusion"] > 0)
+    assert np.array_equal(np.isfinite(times["relapse"]), cols["n_relapse"] > 0)
+    relapsed = cols["n_relapse"] > 0
+    assert np.all(cols["t_relapse"][relapsed] > cols["t_product"][relapsed] + 0.0)
+    assert np.all(cols["t_relapse"][~relapsed] == 0.0)   # none: 0 (columns stay >= 0)
     ref = result.outcomes["immunosuppression"].columns
-    assert not np.isfinite(ref["t_product"]).any()
+    assert not np.isfinite(event_times(ref)["product"]).any()
 
 
 def test_every_bad_payment_setting_is_reported_at_once(tmp_path, write_toml):
