@@ -3,8 +3,8 @@ conventional immunosuppression in refractory autoimmune disease.
 
 The Python API (:mod:`cartsim.api`) runs the same studies as the command line and
 returns results that hold their arrays and tables: :func:`run`, :func:`psa`,
-:func:`dsa`, :func:`sweep`, :func:`threshold`, :func:`compare`, :func:`validate`
-and :func:`capacity`. :func:`load_scenario` reads and validates a scenario file;
+:func:`dsa`, :func:`sweep`, :func:`threshold`, :func:`compare`, :func:`validate`,
+:func:`capacity` and :func:`budget`. :func:`load_scenario` reads and validates a scenario file;
 :func:`run_scenario` is the low-level call (per-patient arrays, no tables);
 :func:`example_scenario` is a tiny scenario to try things on.
 
@@ -23,6 +23,7 @@ from cartsim.errors import CartsimError, ParameterError, ScenarioError, Simulati
 
 if TYPE_CHECKING:
     from cartsim.api import (
+        budget,
         capacity,
         compare,
         dsa,
@@ -46,7 +47,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 # Imported on first use (PEP 562), so that `cartsim --help` and modules that need
 # none of them do not pay for numpy, scipy and the engines.
 _LAZY = {
-    **dict.fromkeys(("capacity", "compare", "dsa", "example_scenario", "load_scenario",
+    **dict.fromkeys(("budget", "capacity", "compare", "dsa", "example_scenario", "load_scenario",
                      "psa", "run", "run_scenario", "sweep", "threshold", "validate"),
                     "cartsim.api"),
     "RunResult": "cartsim.study.result", "Table": "cartsim.table",
@@ -70,6 +71,7 @@ __all__ = [
     "SimulationError",
     "Table",
     "__version__",
+    "budget",
     "capacity",
     "compare",
     "dsa",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cartsim.scenario.load import example_scenario, load_scenario
 from cartsim.scenario.model import Scenario
+from cartsim.study import budget as budget_study
 from cartsim.study import capacity as capacity_study
 from cartsim.study import compare as compare_study
 from cartsim.study import dsa as dsa_study
@@ -28,6 +29,7 @@ from cartsim.study import psa as psa_study
 from cartsim.study import run as run_study
 from cartsim.study import threshold as threshold_study
 from cartsim.study import validate as validate_study
+from cartsim.study.budget import BudgetResult
 from cartsim.study.capacity import CapacityResult
 from cartsim.study.compare import ComparisonResult
 from cartsim.study.dsa import OneWayResult, SweepResult
@@ -37,8 +39,8 @@ from cartsim.study.runner import run_scenario
 from cartsim.study.threshold import ThresholdResult
 from cartsim.study.validate import ValidationResult
 
-__all__ = ["capacity", "compare", "dsa", "example_scenario", "load_scenario", "psa", "run",
-           "run_scenario", "sweep", "threshold", "validate"]
+__all__ = ["budget", "capacity", "compare", "dsa", "example_scenario", "load_scenario", "psa",
+           "run", "run_scenario", "sweep", "threshold", "validate"]
 ScenarioLike = str | Path | Scenario
 Progress = Callable[[int], None] | None
 
@@ -187,3 +189,16 @@ def capacity(scenario: ScenarioLike, *, replications: int | None = None,
     """
     return capacity_study.capacity(scenario_of(scenario, overrides),
                                    replications=replications, seed=seed)
+
+
+def budget(scenario: ScenarioLike, *, overrides: Sequence[str] = (), patients: int | None = None,
+           seed: int | None = None, psa_draws: int = 0) -> BudgetResult:
+    """Budget impact of the new strategies (``cartsim budget``): eligible patients, uptake,
+    undiscounted yearly spend by category and per member per month.
+
+    >>> result = budget("scenarios/budget_plan.toml", patients=200)
+    >>> result.table("budget_summary").column("year")
+    (1, 2, 3, 4, 5)
+    """
+    return budget_study.budget(scenario_of(scenario, overrides), patients=patients, seed=seed,
+                               psa_draws=psa_draws)

@@ -20,14 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_public_api_is_pinned():
     assert sorted(cartsim.__all__) == [
         "CartsimError", "ParameterError", "RunResult", "ScenarioError", "SimulationError",
-        "Table", "__version__", "capacity", "compare", "dsa", "example_scenario",
+        "Table", "__version__", "budget", "capacity", "compare", "dsa", "example_scenario",
         "load_scenario", "psa", "run", "run_scenario", "sweep", "threshold", "validate"]
 
 
 def test_every_public_function_documents_an_example():
     functions = [getattr(cartsim, n) for n in cartsim.__all__
                  if inspect.isfunction(getattr(cartsim, n))]
-    assert len(functions) == 11
+    assert len(functions) == 12
     for f in functions:
         assert ">>>" in (f.__doc__ or ""), f.__name__
 

@@ -47,7 +47,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from cartsim.analysis.cea import IcerResult, MeanEstimate, compute_icer, mcse
-from cartsim.vocabulary import COST_CATEGORIES, THERAPY_CATEGORIES
+from cartsim.analysis.payment import payment_change
+from cartsim.scenario.payment import PaymentTerms
+from cartsim.vocabulary import THERAPY_CATEGORIES, cost_categories
 
 Columns = Mapping[str, np.ndarray]
 PRICE_CATEGORY = "product"
@@ -202,7 +204,7 @@ def one_time_variants(new: Columns, ref: Columns, annual_offsets: tuple[np.ndarr
     d_cost, d_qaly = new["cost"] - ref["cost"], new["qaly"] - ref["qaly"]
     inc_cost = mean(new["cost"]) - mean(ref["cost"])
     inc_qaly = MeanEstimate(mean(new["qaly"]) - mean(ref["qaly"]), mcse(d_qaly), d_qaly.size)
-    others = [c for c in COST_CATEGORIES if c not in THERAPY_CATEGORIES]
+    others = [c for c in cost_categories(ref) if c not in THERAPY_CATEGORIES]
     per_patient_offset = sum((ref[f"cost_{c}"] - new[f"cost_{c}"] for c in others),
                              np.zeros(d_cost.size))
     offsets = mean(per_patient_offset)
@@ -239,3 +241,41 @@ def one_time_variants(new: Columns, ref: Columns, annual_offsets: tuple[np.ndarr
     return OneTimeResult(strategy, comparator, math.fsum(therapy), product,
                          units if units is not None and units > 0.0 else None, offsets,
                          tuple(variants), re_units)
+
+
+@dataclass(frozen=True)
+class PaymentVariant:
+    """The standard analysis with the product paid under a payment model: ``change`` is
+    the mean change in the payer's discounted cost per patient; ``units`` the payer's
+    discounted payments per unit of price (None: no value-based price)."""
+
+    change: float
+    inc_cost: MeanEstimate
+    icer: IcerResult
+    inmb: Mapping[float, float]
+    units: float | None
+    price: Mapping[float, float | None]
+
+
+def payment_variant(terms: PaymentTerms, new: Columns, ref: Columns, cost_rate: float,
+                    inc_cost: float, units: float | None, price: float,
+                    wtp: Sequence[float]) -> PaymentVariant:
+    """Increments when the payer pays ``new``'s product under ``terms``.
+
+    The change per patient replaces the upfront charge; for an annuity or a refund it is
+    proportional to the price, so the value-based price is still ``price + inmb / units``
+    with the payer's ``units`` scaled by the payments' present value per upfront dollar.
+    """
+    change, linear = payment_change(terms, new, cost_rate)
+    mean_change = math.fsum(change.tolist()) / max(change.size, 1)
+    d_cost = new["cost"] - ref["cost"] + change
+    cost = inc_cost + mean_change
+    inc_qaly = math.fsum((new["qaly"] - ref["qaly"]).tolist()) / max(change.size, 1)
+    inmb = {float(w): w * inc_qaly - cost for w in wtp}
+    paid_units = units
+    if units is not None and linear:
+        product = math.fsum(new["cost_product"].tolist()) / max(change.size, 1)
+        paid_units = units * (product + mean_change) / product if product > 0.0 else None
+    return PaymentVariant(mean_change, MeanEstimate(cost, mcse(d_cost), d_cost.size),
+                          compute_icer(cost, inc_qaly), inmb, paid_units,
+                          {w: value_based_price(price, x, paid_units) for w, x in inmb.items()})

@@ -15,7 +15,18 @@ import click
 
 # The modules, not their commands, so that cartsim.cli.run is the module (a command
 # imported under its module's name would hide it).
-from cartsim.cli import capacity, compare, dsa, inputs, psa, report, run, threshold, validate
+from cartsim.cli import (
+    budget,
+    capacity,
+    compare,
+    dsa,
+    inputs,
+    psa,
+    report,
+    run,
+    threshold,
+    validate,
+)
 
 __all__ = ["main", "run_main"]
 
@@ -42,6 +53,7 @@ def main() -> None:
       cartsim threshold scenarios/base.toml --param costs.car_t.product --wtp 100000,150000
       cartsim compare scenarios/relapse_*.toml --patients 5000
       cartsim capacity scenarios/capacity.toml
+      cartsim budget scenarios/base.toml
       cartsim validate scenarios/case_series.toml
       cartsim report results/base
       cartsim run scenarios/base.toml --quiet && cartsim report results/base --quiet
@@ -50,7 +62,7 @@ def main() -> None:
 
 for command in (inputs.check, inputs.params, run.run, psa.psa, dsa.dsa, dsa.sweep,
                 threshold.threshold_command, report.report, compare.compare,
-                capacity.capacity_command, validate.validate):
+                capacity.capacity_command, validate.validate, budget.budget_command):
     main.add_command(command)
 
 

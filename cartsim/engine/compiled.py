@@ -45,7 +45,8 @@ from cartsim.pathway.model import Pathway, State
 from cartsim.rng import Streams
 
 NO_CURVES = Curves(False, np.zeros(1), np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros(1), 1,
-                   np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros(1))
+                   np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros(1), np.zeros((1, 1, 1)),
+                   np.zeros(1))
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def _scratch(plan: Plan, accrual: Accrual, disc: Discounts) -> Scratch:
 def _bins(curves: Curves, accrual: Accrual, n_states: int) -> Bins:
     v = accrual.rates.shape[0]
     g, y = curves.grid.size, int(curves.years)
-    return Bins(np.zeros((v, 3, g + 1)), np.zeros((g + 1, n_states), np.int64),
+    return Bins(np.zeros((v, 7, g + 1)), np.zeros((g + 1, n_states), np.int64),
                 np.zeros(g + 1, np.int64), np.zeros((v, 2, 3, y + 1)))
 
 
@@ -213,16 +214,24 @@ def _event_log(plan: Plan, slots: Slots, totals: Totals, rows: LogRows,
 
 
 def curve_sums(bins: Bins, curves: Curves) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                    np.ndarray, np.ndarray]:
+                                                    np.ndarray, np.ndarray, np.ndarray]:
     """Cumulate the bins: (grid channel's cumulative discounted sum [V, G], occupancy
-    counts [G, S], dead counts [G], yearly channel per year discounted and not [V, Y])."""
+    counts [G, S], dead counts [G], yearly channel per year discounted and not [V, Y],
+    life channel's cumulative discounted life-years and state-utility QALYs [V, 2, G])."""
     g = curves.grid.size
+
+    def accrued(v: int, j: int, r: float) -> np.ndarray:
+        terms, open_rate = (np.cumsum(bins.grid[v, k])[:g] for k in (j, j + 1))
+        if r == 0.0:
+            return np.asarray(terms + curves.grid * open_rate)
+        return np.asarray((terms - np.exp(-r * curves.grid) * open_rate) / r)
+
     grid_sums = np.empty((bins.grid.shape[0], g))
+    life = np.empty((bins.grid.shape[0], 2, g))
     for v, r in enumerate(curves.grid_rate.tolist()):
-        terms, open_rate, events = (np.cumsum(bins.grid[v, j])[:g] for j in range(3))
-        stays = (terms - np.exp(-r * curves.grid) * open_rate) / r if r != 0.0 \
-            else terms + curves.grid * open_rate
-        grid_sums[v] = stays + events
+        grid_sums[v] = accrued(v, 0, r) + np.cumsum(bins.grid[v, 2])[:g]
+        r_life = float(curves.life_rate[v])
+        life[v, 0], life[v, 1] = accrued(v, 3, r_life), accrued(v, 5, r_life)
     occupancy = np.cumsum(bins.occupancy, axis=0)[:g].astype(np.float64)
     dead = np.cumsum(bins.dead)[:g].astype(np.float64)
     y = int(curves.years)
@@ -235,7 +244,7 @@ def curve_sums(bins: Bins, curves: Curves) -> tuple[np.ndarray, np.ndarray, np.n
             terms, open_rate, events = (np.cumsum(bins.years[v, w, j])[:y] for j in range(3))
             by_edge = terms + f * open_rate + events
             yearly[v, w] = np.diff(np.concatenate([[0.0], by_edge]))
-    return grid_sums, occupancy, dead, yearly[:, 0], yearly[:, 1]
+    return grid_sums, occupancy, dead, yearly[:, 0], yearly[:, 1], life
 
 
 def warm_up() -> None:

@@ -6,7 +6,9 @@ the first grid time after a, and subtracts z e^{-rb} and z from the first grid
 time at or after b (so at grid time g it has accrued z (e^{-ra} - e^{-r min(b,g)})
 / r); an event adds its discounted amount from the first grid time at or after
 it. The yearly channel does the same on the year ends 1..Y with the
-antiderivative (1 - e^{-rt}) / r, discounted and not. Occupancy counts a stay
+antiderivative (1 - e^{-rt}) / r, discounted and not. The life channel is a grid
+channel of every stay at rate 1 (life-years) and at its state utility, discounted at
+the outcomes' rate. Occupancy counts a stay
 from the first grid time at or after a to the first at or after b (a stay
 censored at the horizon stays counted).
 
@@ -78,6 +80,22 @@ def bin_stay(s, log_state, a, b, censored, row, st, cur, bins, cursor, rec_count
                 bins.grid[v, 0, ended] -= z * df_b[v]
             bins.grid[v, 1, began] += z
             bins.grid[v, 1, ended] -= z
+        # the life channel: life-years (rate 1) and state utility, at the outcomes' rate
+        r_life = cur.life_rate[v]
+        if r_life == 0.0:
+            la, lb = -a, b
+        else:
+            la, lb = math.exp(-r_life * a), -math.exp(-r_life * b)
+        bins.grid[v, 3, began] += la
+        bins.grid[v, 3, ended] += lb
+        bins.grid[v, 4, began] += 1.0
+        bins.grid[v, 4, ended] -= 1.0
+        u = cur.life_state[row, v, s]
+        if u != 0.0:
+            bins.grid[v, 5, began] += u * la
+            bins.grid[v, 5, ended] += u * lb
+            bins.grid[v, 6, began] += u
+            bins.grid[v, 6, ended] -= u
         if zy != 0.0:
             r = cur.year_rate[v]
             for w in range(2):  # 0: discounted, 1: undiscounted

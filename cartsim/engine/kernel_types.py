@@ -35,11 +35,15 @@ per event, channel k of column v discounted at continuous rate ``rates[v, k]``;
 ``norm_pool`` (-1: none)."""
 
 Curves = namedtuple("Curves", ["on", "grid", "grid_state", "grid_amount", "grid_rate",
-                               "years", "year_state", "year_amount", "year_rate"])
+                               "years", "year_state", "year_amount", "year_rate",
+                               "life_state", "life_rate"])
 """Curve sums to bin: a grid channel (cumulative at the ``grid`` times, discounted at
 ``grid_rate[v]``) and a yearly channel (in years 0..years-1, discounted at
 ``year_rate[v]`` and not), each a rate per state ``[row, V, S]`` and an amount per
-event ``[row, V, E]``."""
+event ``[row, V, E]``; and the life channel (cumulative at the grid times, discounted at
+``life_rate[v]``): life-years, and the state utility ``life_state[row, V, S]`` of each stay
+(no age norm, no one-off losses: with the life-years, the mean utility of the living that
+equal-value life-years need)."""
 
 Discounts = namedtuple("Discounts", ["table", "channel", "grid", "year", "state_nonzero",
                                      "event_nonzero"])
@@ -56,8 +60,9 @@ end time and cause code (-1 alive at the horizon); slots last, so that each
 per-patient column is one contiguous row."""
 
 Bins = namedtuple("Bins", ["grid", "occupancy", "dead", "years"])
-"""Curve bins (added over slots): ``grid[V, 3, G + 1]`` (stays' e^{-ra} terms, open
-rates, events), ``occupancy[G + 1, S]`` and ``dead[G + 1]`` (counts starting at a
+"""Curve bins (added over slots): ``grid[V, 7, G + 1]`` (stays' e^{-ra} terms, open
+rates, events; then the life channel's e^{-ra} terms and open rates of life-years and of
+state utility), ``occupancy[G + 1, S]`` and ``dead[G + 1]`` (counts starting at a
 grid index), ``years[V, 2, 3, Y + 1]`` (discounted and not: stays' antiderivative
 terms, open rates, events)."""
 

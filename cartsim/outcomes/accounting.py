@@ -18,7 +18,7 @@ do not depend on how patients were chunked or which worker ran them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,8 +29,9 @@ from cartsim.outcomes.discounting import (
     discounted_duration,
     mean_discount_factor,
 )
+from cartsim.outcomes.societal import societal_costs
 from cartsim.pathway.model import Pathway, Valuation
-from cartsim.vocabulary import COST_CATEGORIES
+from cartsim.vocabulary import COST_CATEGORIES, SOCIETAL_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -74,11 +75,13 @@ def value_log(
     *,
     age: np.ndarray | None = None,
     female: np.ndarray | None = None,
+    event_times: bool = False,
 ) -> PatientOutcomes:
     """Value every patient of ``log``; ``cost_factor`` converts currency/price year.
 
     ``age`` and ``female`` (entry age and sex of the log's patients, numbered
-    from 0) are needed only when a valuation adjusts utilities for age.
+    from 0) are needed only when a valuation adjusts utilities for age (or is
+    societal); ``event_times`` adds the first-event times payment models read.
     """
     groups = list(valuations)
     gi = _group_index(group_of_patient, groups)
@@ -176,11 +179,92 @@ def value_log(
     cols["end_time"] = log.end_time.copy()
     cols["died"] = (log.cause != ALIVE).astype(np.int64)
     cols["cause"] = log.cause.copy()
-    return PatientOutcomes(
+    valued = PatientOutcomes(
         strategy=log.strategy, columns=cols, event_names=log.event_names,
         cause_names=log.cause_names,
     )
+    return with_log_columns(valued, log, pathways, valuations, group_of_patient, rates,
+                            cost_factor, age=age, event_times=event_times)
 
+
+def needs_log_columns(valuations: Mapping[str, Valuation], event_times: bool) -> bool:
+    """Whether :func:`with_log_columns` adds anything: the compiled engine sums the
+    rest as it simulates, and keeps a log only for these."""
+    return event_times or any(v.societal is not None for v in valuations.values())
+
+
+def with_log_columns(valued: PatientOutcomes, log: EventLog, pathways: Mapping[str, Pathway],
+                     valuations: Mapping[str, Valuation], group_of_patient: Sequence[str],
+                     rates: Rates, cost_factor: float = 1.0, *, age: np.ndarray | None = None,
+                     event_times: bool = False) -> PatientOutcomes:
+    """``valued`` with the columns read from the log itself: societal costs (added to
+    the totals after the healthcare categories) and, if ``event_times``, the times of
+    first events (payment models). One function for both engines, so they agree."""
+    if not needs_log_columns(valuations, event_times):
+        return valued
+    groups = list(valuations)
+    gi = _group_index(group_of_patient, groups)
+    remission = np.zeros(len(log.state_names), dtype=bool)
+    for group in groups:
+        for s, state in enumerate(log.state_names):
+            pw_state = pathways[group].states.get(state)
+            remission[s] |= bool(pw_state is not None and pw_state.remission)
+    societal = societal_costs(log, valuations, gi, remission, age, rates.costs, cost_factor)
+    extra_costs: dict[str, np.ndarray] = {}
+    cost, cost_undisc = valued.columns["cost"], valued.columns["cost_undisc"]
+    for cat in SOCIETAL_CATEGORIES if societal else ():
+        extra_costs[f"cost_{cat}"] = societal[f"cost_{cat}"]
+        extra_costs[f"cost_{cat}_undisc"] = societal[f"cost_{cat}_undisc"]
+        cost = cost + societal[f"cost_{cat}"]
+        cost_undisc = cost_undisc + societal[f"cost_{cat}_undisc"]
+    times: dict[str, np.ndarray] = {}
+    if event_times:
+        event_cost = np.zeros((len(groups), len(log.event_names), len(COST_CATEGORIES)))
+        for g, group in enumerate(groups):
+            for e, label in enumerate(log.event_names):
+                for c, cat in enumerate(COST_CATEGORIES):
+                    event_cost[g, e, c] = valuations[group].event_costs.get(label, {}).get(
+                        cat, 0.0) * cost_factor
+        ep = log.event_patient
+        times = first_times(log, event_cost, gi[ep] if ep.size else ep)
+    # The columns in value_log's order: healthcare categories, societal ones, the
+    # totals, counts, first-event times, then end time and cause.
+    cols: dict[str, np.ndarray] = {}
+    for name, values in valued.columns.items():
+        if name == "cost":
+            cols.update(extra_costs)
+            cols["cost"], cols["cost_undisc"] = cost, cost_undisc
+        elif name == "end_time":
+            cols.update(times)
+            cols["end_time"] = values
+        elif name != "cost_undisc":
+            cols[name] = values
+    return replace(valued, columns=cols)
+
+
+
+TIMED = {"t_product": "product", "t_retreatment": "retreatment_product"}
+"""Per-patient time of the first charge of these cost categories (payment models)."""
+RELAPSE_EVENT = "relapse"
+
+
+def first_times(log: EventLog, event_cost: np.ndarray, eg: np.ndarray) -> dict[str, np.ndarray]:
+    """Each patient's time of the first product charge (``t_product``), first
+    re-treatment product charge (``t_retreatment``) and first relapse (``t_relapse``);
+    0 if none: whether it happened is in the amounts (``cost_product_undisc`` > 0, ...)
+    and counts (``n_relapse``), so every per-patient column stays finite and >= 0.
+    Payment models (refunds, warranties) are valued from them."""
+    n, ep, et, ec = log.n_patients, log.event_patient, log.event_time, log.event_code
+    out = {}
+    masks = {name: event_cost[eg, ec, COST_CATEGORIES.index(cat)] > 0.0 if ep.size
+             else np.zeros(0, dtype=bool) for name, cat in TIMED.items()}
+    relapse = log.event_names.index(RELAPSE_EVENT) if RELAPSE_EVENT in log.event_names else -1
+    masks["t_relapse"] = ec == relapse
+    for name, mask in masks.items():
+        first = np.full(n, np.inf)
+        np.minimum.at(first, ep[mask], et[mask])
+        out[name] = np.where(np.isfinite(first), first, 0.0)
+    return out
 
 
 class OutcomesBuilder:

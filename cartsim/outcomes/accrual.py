@@ -117,9 +117,11 @@ def curve_arrays(state_names: Sequence[str], event_names: Sequence[str],
     shape_s, shape_e = (n_rows, n_cols, len(state_names)), (n_rows, n_cols, len(event_names))
     grid_state, grid_amount = np.zeros(shape_s), np.zeros(shape_e)
     year_state, year_amount = np.zeros(shape_s), np.zeros(shape_e)
+    life_state = np.zeros(shape_s)
     for r, row in enumerate(valuations):
         for v, val in enumerate(row):
             for s, name in enumerate(state_names):
+                life_state[r, v, s] = val.state_utility.get(name, 0.0)
                 costs = val.state_costs.get(name, {})
                 grid_state[r, v, s] = sum(costs.values()) * cost_factor
                 year_state[r, v, s] = sum(costs.get(c, 0.0) * cost_factor
@@ -131,7 +133,8 @@ def curve_arrays(state_names: Sequence[str], event_names: Sequence[str],
                                            for c in OFFSET_CATEGORIES)
     cost_rates = np.array([x.costs for x in rates], dtype=np.float64)
     return Curves(True, np.asarray(grid, dtype=np.float64), grid_state, grid_amount, cost_rates,
-                  int(years), year_state, year_amount, cost_rates.copy())
+                  int(years), year_state, year_amount, cost_rates.copy(), life_state,
+                  np.array([x.outcomes for x in rates], dtype=np.float64))
 
 
 def patient_outcomes(strategy: str, run: CompiledRun, event_names: Sequence[str],
@@ -163,9 +166,9 @@ def patient_outcomes(strategy: str, run: CompiledRun, event_names: Sequence[str]
 def curves_of(bins: Bins, curves: Curves, state_names: Sequence[str],
               column: int = 0) -> CurveSums:
     """The kernel's curve bins for valuation ``column`` as ``CurveSums``."""
-    grid_sums, occupancy, dead, disc, undisc = curve_sums(bins, curves)
+    grid_sums, occupancy, dead, disc, undisc, life = curve_sums(bins, curves)
     return CurveSums(curves.grid, tuple(state_names), grid_sums[column], occupancy, dead,
-                     disc[column], undisc[column])
+                     disc[column], undisc[column], life[column, 0], life[column, 1])
 
 
 def rows_of(groups: Sequence[str], mapping: Mapping[str, Valuation]) -> list[list[Valuation]]:

@@ -190,3 +190,17 @@ class _Stays:
         return (_by_edge(rates * antiderivative(self.b)[:, None], self.ended, g)
                 - _by_edge(rates * antiderivative(self.a)[:, None], self.began, g)
                 + antiderivative(self.edges)[:, None] * open_rate)
+
+
+NOTHING = Valuation({}, {})
+
+
+def annual_costs_by_group(log: EventLog, valuations: Mapping[str, Valuation],
+                          group_of_patient: Sequence[str], years: int,
+                          cost_factor: float = 1.0) -> dict[str, np.ndarray]:
+    """Undiscounted cost summed over each group's patients, by year since the start (rows)
+    and category (columns, ``COST_CATEGORIES``): the yearly cost curves of a budget impact
+    analysis, one per patient group (disease)."""
+    return {g: annual_costs(log, {h: v if h == g else NOTHING for h, v in valuations.items()},
+                            group_of_patient, 0.0, years, cost_factor, mean=False).undiscounted
+            for g in valuations}

@@ -57,12 +57,21 @@ class CurveSums:
     dead: np.ndarray
     annual_disc: np.ndarray
     annual_undisc: np.ndarray
+    ly: np.ndarray | None = None
+    """Cumulative discounted life-years at each grid time (outcome rate); None if not made."""
+    qaly_state: np.ndarray | None = None
+    """Cumulative discounted QALYs of the state utilities (no age norm, no event losses) at
+    each grid time: with ``ly``, the mean utility of the living in each interval (evLYG)."""
 
     def __add__(self, other: CurveSums) -> CurveSums:
+        def plus(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None or b is None else a + b
+
         return CurveSums(self.grid, self.states, self.cost + other.cost,
                          self.occupancy + other.occupancy, self.dead + other.dead,
                          self.annual_disc + other.annual_disc,
-                         self.annual_undisc + other.annual_undisc)
+                         self.annual_undisc + other.annual_undisc,
+                         plus(self.ly, other.ly), plus(self.qaly_state, other.qaly_state))
 
 
 def curve_sums(log: EventLog, valuations: Mapping[str, Valuation],
@@ -72,10 +81,28 @@ def curve_sums(log: EventLog, valuations: Mapping[str, Valuation],
     occupancy, dead = occupancy_counts(log, grid)
     annual = annual_costs(log, valuations, group_of_patient, rates.costs, years, cost_factor,
                           mean=False, combine=OFFSET_CATEGORIES)
+    ly, qaly_state = life_curves(log, valuations, group_of_patient, rates.outcomes, grid)
     return CurveSums(grid, log.state_names,
                      cumulative_cost(log, valuations, group_of_patient, rates, grid,
                                      cost_factor, mean=False),
-                     occupancy, dead, annual.discounted[:, 0], annual.undiscounted[:, 0])
+                     occupancy, dead, annual.discounted[:, 0], annual.undiscounted[:, 0],
+                     ly, qaly_state)
+
+
+def life_curves(log: EventLog, valuations: Mapping[str, Valuation],
+                group_of_patient: Sequence[str], rate: float, grid: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Sums over the log's patients of the discounted life-years and state-utility QALYs
+    accrued by each grid time (event QALY losses and age norms are left out: the pair
+    gives the mean utility of the living in each interval, which evLYG needs)."""
+    groups = list(valuations)
+    gi = _group_index(group_of_patient, groups)
+    utility = np.array([[valuations[g].state_utility.get(name, 0.0) for name in log.state_names]
+                        for g in groups]).reshape(len(groups), len(log.state_names))
+    sp = log.sojourn_patient
+    u = utility[gi[sp], log.sojourn_state] if sp.size else np.zeros(0)
+    a, b = log.sojourn_start, log.sojourn_end
+    return (_accrued_by(grid, a, b, np.ones(a.size), rate), _accrued_by(grid, a, b, u, rate))
 
 
 def used_points(grid: np.ndarray, horizon: float, end_times: np.ndarray) -> int:

@@ -38,6 +38,9 @@ from cartsim.pathway.registry import REGISTRY
 from cartsim.scenario.clinical_schema import PARAMETER_BY_NAME
 from cartsim.scenario.model import CustomStrategy, CustomTransition, Scenario
 from cartsim.scenario.param_def import DISEASES
+from cartsim.scenario.societal import KINDS as SOCIETAL_KEYS
+from cartsim.scenario.societal import PREFIX as SOCIETAL
+from cartsim.scenario.societal import is_societal
 
 
 @dataclass(frozen=True)
@@ -108,9 +111,15 @@ def build_valuations(scenario: Scenario, values: Mapping[str, float],
     costs and QALY losses at ``values``. A valuation reads the pathways too (a state
     cost net of the events recurring in it), never the other way round."""
     if scenario.model == "custom":
-        return {name: {"all": _custom_valuation(scenario.custom[name], values)}
-                for name in pathways}
-    return _clinical_valuations(scenario, values, pathways)
+        out = {name: {"all": _custom_valuation(scenario.custom[name], values)}
+               for name in pathways}
+    else:
+        out = _clinical_valuations(scenario, values, pathways)
+    if not is_societal(scenario.run.perspective):
+        return out
+    inputs = {k: float(values[f"{SOCIETAL}.{k}"]) for k in SOCIETAL_KEYS}
+    inputs["horizon"] = scenario.run.horizon
+    return {s: {g: replace(v, societal=inputs) for g, v in by.items()} for s, by in out.items()}
 
 
 def _clinical_valuations(scenario: Scenario, values: Mapping[str, float],

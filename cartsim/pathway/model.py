@@ -238,6 +238,10 @@ class Valuation:
     event_costs: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     event_qaly_loss: Mapping[str, float] = field(default_factory=dict)
     utility_age_norm: Mapping[str, tuple[float, ...]] | None = None
+    societal: Mapping[str, float] | None = None
+    """Under a societal perspective, the ``societal.*`` inputs by key (earnings,
+    employment, retirement_age, work losses, caregiver hours and wage) and ``horizon``;
+    None for a payer's perspective (no productivity or caregiver costs)."""
 
     def __post_init__(self) -> None:
         norm = self.utility_age_norm

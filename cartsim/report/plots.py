@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from cartsim.report import plots_psa, plots_run
+from cartsim.report import plots_budget, plots_psa, plots_run
 from cartsim.report.folder_reader import ResultsFolder
 from cartsim.report.plots_base import PlotSkipped, figure_files, plot_style
 
@@ -73,6 +73,10 @@ PLOTS: tuple[PlotSpec, ...] = (
              "lifetime), cancers, serious infections, severe flares and the harms only the "
              "strategy adds (CRS, ICANS, LICATS, treatment deaths, T-cell malignancy).",
              plots_run.benefit_risk),
+    PlotSpec("budget_impact", "Budget impact",
+             "Undiscounted yearly spend of the eligible patients newly treated, on the "
+             "comparator (current) and under the new strategy mix (new), and the difference "
+             "(budget impact; 95% PSA interval with --psa-draws).", plots_budget.budget_impact),
 )
 
 

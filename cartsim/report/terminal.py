@@ -73,6 +73,17 @@ def run_summary(result: RunResult) -> str:
             key = f"inmb_{wtp_key(lam)}"
             lines.append(f"  INMB at {format_value(lam, 'money')}/QALY  "
                          f"{format_value(_num(r[key]), 'money')}")
+        evlyg = _num(r.get("inc_evlyg"))
+        if evlyg is not None:
+            per = _num(r.get("icer_evlyg"))
+            lines.append(f"  evLYG              {format_value(evlyg, 'qaly')}"
+                         + (f" ({format_value(per, 'money')} per evLYG)" if per is not None
+                            else ""))
+        for lam in run.wtp:
+            nhb = _num(r.get(f"nhb_{wtp_key(lam)}"))
+            if nhb is not None:
+                lines.append(f"  NHB at {format_value(lam, 'money')}/QALY   "
+                             f"{format_value(nhb, 'qaly')} QALYs")
         be = _num(r["break_even_years"])
         lines.append("  cost offset        " + ("not within the horizon" if be is None
                                                 else f"after {format_value(be, 'float')} years"))

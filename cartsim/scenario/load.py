@@ -28,6 +28,7 @@ from cartsim.checks import Problems, did_you_mean, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.draws import JointSpec
 from cartsim.params.parameter import Parameter
+from cartsim.scenario.budget import parse_budget
 from cartsim.scenario.capacity import parse_capacity
 from cartsim.scenario.clinical import (
     CATEGORICAL_SETS,
@@ -42,6 +43,7 @@ from cartsim.scenario.custom import check_scheduled_events, parse_custom
 from cartsim.scenario.merge import MergeNote, merge_warnings
 from cartsim.scenario.model import CohortSpec, CustomStrategy, Scenario
 from cartsim.scenario.param_def import DISEASES
+from cartsim.scenario.payment import parse_payment
 from cartsim.scenario.read import (
     MAX_FILE_BYTES,
     MAX_NESTING,
@@ -50,6 +52,7 @@ from cartsim.scenario.read import (
     read_with_extends,
 )
 from cartsim.scenario.settings import parse_cohort, parse_run
+from cartsim.scenario.societal import parse_societal
 from cartsim.scenario.strategies import (
     DEFAULT_STRATEGIES,
     LIBRARY,
@@ -62,7 +65,7 @@ __all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scena
            "load_scenario", "parse_override", "read_toml", "read_with_extends"]
 MODELS = ("cart_vs_is", "custom")
 TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
-            "correlations", "dirichlet", "capacity", *ROOTS)
+            "correlations", "dirichlet", "capacity", "payment", "budget", "societal", *ROOTS)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -196,6 +199,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         groups, file_groups = DISEASES, allowed_groups(strategies)
         sets = tuple(names for _, names in CATEGORICAL_SETS if all(n in params for n in names))
     run = parse_run(raw.get("run"), name, strategies, problems)
+    params.update(parse_societal(raw, run.perspective, run.price_year, problems))
     if custom and run is not None:
         check_scheduled_events(custom, params, run.horizon, problems)
     cohort = parse_cohort(raw.get("cohort"), groups, base_dir, problems)
@@ -212,6 +216,12 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     if capacity is not None and not {"immunosuppression", "car_t"} <= set(strategies):
         problems.add("capacity", "a capacity analysis compares car_t with immunosuppression: "
                      "both must be in run.strategies", list(strategies))
+    priced = ({s: any("product" in e.costs for e in spec.events.values())
+               for s, spec in custom.items()} if model == "custom"
+              else {s: LIBRARY[s].price is not None for s in strategies})
+    payment = parse_payment(raw, strategies, priced, problems)
+    budget = parse_budget(raw, strategies, run.comparator if run is not None else "",
+                          DISEASES if model != "custom" else None, problems)
     if problems:
         raise ScenarioError(source, problems)
     fingerprint = {
@@ -227,6 +237,9 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         "custom": {name: dataclasses.asdict(spec) for name, spec in custom.items()},
         **({"joint": joint_fingerprint(joint)} if joint else {}),
         **({"capacity": capacity.fingerprint()} if capacity else {}),
+        **({"payment": {k: [t.fingerprint() for t in v] for k, v in payment.items()}}
+           if payment else {}),
+        **({"budget": budget.fingerprint()} if budget else {}),
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,
@@ -234,6 +247,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
         base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
+        payment=payment, budget=budget,
         warnings=merge_warnings(notes or {}, params, fixed) + warnings,
     )
 

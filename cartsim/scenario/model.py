@@ -13,7 +13,9 @@ from pathlib import Path
 
 from cartsim.params.draws import JointSpec
 from cartsim.params.parameter import Parameter
+from cartsim.scenario.budget import BudgetSpec
 from cartsim.scenario.capacity import CapacitySpec
+from cartsim.scenario.payment import PaymentTerms
 
 LIFETIME = math.inf
 
@@ -175,6 +177,10 @@ class Scenario:
     """Parameters drawn jointly in PSA ([[correlations]], [[dirichlet]])."""
     capacity: CapacitySpec | None = None
     """The optional [capacity] table (cartsim capacity); None without one."""
+    payment: Mapping[str, tuple[PaymentTerms, ...]] = field(default_factory=dict)
+    """Payment models by strategy ([payment.<strategy>]); {} without any."""
+    budget: BudgetSpec | None = None
+    """The optional [budget] table (cartsim budget); None: the shipped defaults."""
     choices: Mapping[str, str] = field(default_factory=dict)
     """Structural choices of the clinical model by dotted key (``car_t.relapse.model``,
     ``utilities.age_adjustment``), defaults filled in; empty for a custom model."""

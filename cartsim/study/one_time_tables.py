@@ -14,14 +14,28 @@ import math
 
 import numpy as np
 
-from cartsim.analysis.one_time import CAP, SHARE, one_time_variants
+from cartsim.analysis.one_time import CAP, SHARE, one_time_variants, payment_variant
 from cartsim.outcomes.annual import years_needed
 from cartsim.scenario.model import Scenario
+from cartsim.scenario.payment import PaymentTerms
 from cartsim.scenario.strategies import LIBRARY
 from cartsim.study.result import RunResult
 from cartsim.study.run_tables import ICER_NOTE, curves_of
 from cartsim.table import Table, wtp_key
 from cartsim.vocabulary import THERAPY_CATEGORIES
+
+UPFRONT = PaymentTerms("upfront")
+PAYMENT_NOTE = (
+    "payment: how the payer pays the first-infusion product (scenario [payment.<strategy>]; "
+    "README 'Payment models'). upfront: the price at infusion, as in every other table. "
+    "annuity: yearly instalments in arrears financing the price at the agreement's rate, "
+    "none due after the stopping events or the end of follow-up; outcome_refund: a share of "
+    "the price back at the first trigger within the window; warranty: the manufacturer pays "
+    "the re-treatment product within the window. Payment rows credit every offset "
+    "(standard). payer_therapy_cost: the therapy's incremental discounted cost to the payer "
+    "under the model (instalments replace the upfront charge, never add to it); "
+    "product_units and value_based_price_<wtp>: the payer's discounted payments per unit of "
+    "price, and the price at which inmb_<wtp> = 0 under the model.")
 
 
 def price_parameter(scenario: Scenario, strategy: str = "car_t") -> str | None:
@@ -65,7 +79,8 @@ def one_time_tables(result: RunResult) -> list[Table]:
                "inc_qaly", "inc_qaly_mcse", "icer", "icer_status",
                *[f"inmb_{k}" for k in keys], "price", *[f"value_based_price_{k}" for k in keys],
                "retreatment_units", "retreatment_price",
-               *[f"value_based_price_per_charge_{k}" for k in keys])
+               *[f"value_based_price_per_charge_{k}" for k in keys],
+               "payment", "payment_terms", "payer_therapy_cost")
     rows = []
     for s in result.strategies:
         if s == run.comparator:
@@ -87,7 +102,23 @@ def one_time_tables(result: RunResult) -> list[Table]:
                          _num(v.icer.value), v.icer.status, *[v.inmb[w] for w in run.wtp],
                          price, *[_num(v.price[w]) for w in run.wtp],
                          _num(r.retreatment_units), re_price,
-                         *[_num((v.price_per_charge or {}).get(w)) for w in run.wtp]))
+                         *[_num((v.price_per_charge or {}).get(w)) for w in run.wtp],
+                         "upfront", UPFRONT.describe(), r.therapy_cost))
+        standard = r.variants[0]
+        for terms in scenario.payment.get(s, ()):
+            if terms.model == "upfront" or price is None:
+                continue
+            p = payment_variant(terms, result.outcomes[s].columns,
+                                result.outcomes[run.comparator].columns, result.rates.costs,
+                                standard.inc_cost.mean, r.units, price, run.wtp)
+            rows.append((s, run.comparator, "standard", r.therapy_cost, _num(p.units),
+                         r.offsets, standard.offsets_credited, None, p.inc_cost.mean,
+                         _num(p.inc_cost.se), standard.inc_qaly.mean,
+                         _num(standard.inc_qaly.se), _num(p.icer.value), p.icer.status,
+                         *[p.inmb[w] for w in run.wtp], price,
+                         *[_num(p.price[w]) for w in run.wtp], _num(r.retreatment_units),
+                         re_price, *[None for _ in run.wtp], terms.model, terms.describe(),
+                         r.therapy_cost + p.change))
     names = [price_parameter(scenario, s) for s in result.strategies if s != run.comparator]
     named = ", ".join(sorted({n for n in names if n})) or "no single product-price parameter: NA"
     if any(n is None for n in names) and any(names):
@@ -117,6 +148,7 @@ def one_time_tables(result: RunResult) -> list[Table]:
         "patient) at which inmb_<wtp> = 0.",
         "inc_cost_mcse: MCSE of the paired per-patient increments (for offset_cap, the "
         "capped amount held at its cohort-mean value). " + ICER_NOTE,
+        PAYMENT_NOTE,
     )
     formats = {c: "money" for c in columns
                if c.startswith(("therapy", "cost", "offsets", "inc_cost", "icer", "inmb",

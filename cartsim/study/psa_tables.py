@@ -69,7 +69,8 @@ def summary_table(res: PsaResult) -> Table:
     wtp_cols = [c for lam in run.wtp for c in (f"inmb_{wtp_key(lam)}", f"p_ce_{wtp_key(lam)}")]
     columns = ("strategy", "draws", "cost", "cost_low", "cost_high", "qaly", "qaly_low",
                "qaly_high", "inc_cost", "inc_cost_low", "inc_cost_high", "inc_qaly",
-               "inc_qaly_low", "inc_qaly_high", "icer", "icer_status", *wtp_cols)
+               "inc_qaly_low", "inc_qaly_high", "icer", "icer_status", *wtp_cols,
+               *[f"nhb_{wtp_key(lam)}" for lam in run.wtp])
     rows = []
     for i, s in enumerate(res.strategies):
         row: list[object] = [s, summ.n_draws, float(summ.cost.mean[i]),
@@ -84,17 +85,20 @@ def summary_table(res: PsaResult) -> Table:
                     icer.value if icer else None, icer.status if icer else "undefined"]
         for w in range(len(run.wtp)):
             row += [None if i == comp else float(summ.inmb[w, i]), float(summ.prob_ce[w, i])]
+        row += [None if i == comp or lam <= 0.0 else float(summ.inmb[w, i]) / lam
+                for w, lam in enumerate(run.wtp)]
         rows.append(tuple(row))
     columns, rows, notes = _with_base_case(res, comp, columns, rows)
     formats = {c: "money" for c in columns
                if c.startswith(("cost", "inc_cost", "icer", "inmb", "base_cost", "base_inc_cost"))}
-    formats.update({c: "qaly" for c in columns if "qaly" in c})
+    formats.update({c: "qaly" for c in columns if "qaly" in c or c.startswith("nhb_")})
     formats.update({"base_vs_psa": "text"})
     formats.update({c: "prob" for c in columns if c.startswith("p_ce")})
     formats.update({"icer_status": "text", "draws": "int"})
     return Table("psa_summary", "PSA summary (means over draws)", columns, tuple(rows),
                  (QUANTILE_NOTE, ICER_NOTE, "The ICER is the ratio of mean differences; "
-                  "p_ce_<wtp>: share of draws in which the strategy has the highest net benefit.",
+                  "p_ce_<wtp>: share of draws in which the strategy has the highest net benefit. "
+                  "nhb_<wtp>: net health benefit inmb_<wtp> / wtp (QALYs).",
                   *notes), formats)
 
 

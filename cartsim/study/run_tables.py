@@ -26,9 +26,17 @@ from cartsim.outcomes.cost_composition import cost_composition
 from cartsim.outcomes.curves import CurveSums, used_points
 from cartsim.outcomes.occupancy import Occupancy, occupancy_from_counts, remission_states
 from cartsim.scenario.settings import horizon_label
+from cartsim.study.evlyg_tables import (
+    EVLYG_COLUMNS,
+    EVLYG_NOTE,
+    equal_value,
+    evlyg_cells,
+    nhb_cells,
+    nhb_columns,
+)
 from cartsim.study.result import RunResult
 from cartsim.table import Table, wtp_key
-from cartsim.vocabulary import ALIVE_ROW, COST_CATEGORIES, DEAD_ROW, REMISSION_ROW
+from cartsim.vocabulary import ALIVE_ROW, DEAD_ROW, REMISSION_ROW, cost_categories
 
 ICER_NOTE = ("ICER status: 'more costly, more effective' (ICER = extra cost per QALY gained); "
              "'less costly, less effective' (ICER = saving per QALY lost); 'dominant' (no more "
@@ -42,8 +50,9 @@ MCSE_NOTE = ("*_mcse: Monte Carlo standard error of the mean (sd/sqrt(n)); for i
 def increments(result: RunResult, mask: np.ndarray | None = None) -> dict[str, Increment]:
     run = result.scenario.run
     ref = result.outcomes[run.comparator].columns
-    measures = (*SUMMARY_MEASURES, *[f"cost_{c}" for c in COST_CATEGORIES],
-                *[f"cost_{c}_undisc" for c in COST_CATEGORIES])
+    cats = cost_categories(ref)
+    measures = (*SUMMARY_MEASURES, *[f"cost_{c}" for c in cats],
+                *[f"cost_{c}_undisc" for c in cats])
     return {s: increment(o.columns, ref, s, run.comparator, measures, run.wtp, mask)
             for s, o in result.outcomes.items() if s != run.comparator}
 
@@ -83,7 +92,9 @@ def summary_table(result: RunResult, incs: Mapping[str, Increment],
     columns = ("strategy", "label", "patients", "cost", "cost_mcse", "cost_undisc", "qaly",
                "qaly_mcse", "qaly_undisc", "ly", "ly_mcse", "ly_undisc", "remission_years",
                "comparator", "inc_cost", "inc_cost_mcse", "inc_qaly", "inc_qaly_mcse", "inc_ly",
-               "inc_ly_mcse", "icer", "icer_status", *wtp_cols, "break_even_years")
+               "inc_ly_mcse", "icer", "icer_status", *wtp_cols, "break_even_years",
+               *EVLYG_COLUMNS, *nhb_columns(run.wtp))
+    evly = equal_value(result)
     rows = []
     for s in result.strategies:
         m = means(result.outcomes[s].columns, SUMMARY_MEASURES)
@@ -93,6 +104,7 @@ def summary_table(result: RunResult, incs: Mapping[str, Increment],
                              m["remission_years"].mean]
         if s == run.comparator:
             row += [None] * 8 + ["comparator"] + [None] * len(wtp_cols) + [None]
+            row += [evly.get(s), None, None, *[None] * 2 * len(run.wtp)]
         else:
             inc = incs[s].measures
             row += [run.comparator, inc["cost"].mean, inc["cost"].se, inc["qaly"].mean,
@@ -101,11 +113,15 @@ def summary_table(result: RunResult, incs: Mapping[str, Increment],
             for lam in run.wtp:
                 row += [incs[s].inmb[lam].mean, incs[s].inmb[lam].se]
             row.append(offsets.get(s))
+            row += evlyg_cells(evly, s, run.comparator, inc["cost"].mean)
+            row += nhb_cells(incs[s], run.wtp)
         rows.append(tuple(row))
     formats = {c: "money" for c in columns if c.startswith(("cost", "inc_cost", "inmb", "icer"))}
     formats.update({c: "qaly" for c in columns if "qaly" in c or c.startswith(("ly", "inc_ly"))})
     formats.update({"icer_status": "text", "remission_years": "qaly", "break_even_years": "float",
-                    "patients": "int"})
+                    "patients": "int", "evly": "qaly", "inc_evlyg": "qaly",
+                    "icer_evlyg": "money"})
+    formats.update(dict.fromkeys(nhb_columns(run.wtp), "qaly"))
     notes = (f"Discounted values at {run.discount_costs:g} (costs) and {run.discount_outcomes:g} "
              f"(outcomes) per year, {run.convention} convention; horizon "
              f"{horizon_label(run.horizon)}; {run.reported_currency} {run.reported_price_year}; "
@@ -113,7 +129,8 @@ def summary_table(result: RunResult, incs: Mapping[str, Increment],
              ICER_NOTE, MCSE_NOTE,
              "inmb_<wtp>: incremental net monetary benefit = wtp x inc_qaly - inc_cost. "
              "break_even_years: first time from which the strategy's cumulative discounted cost "
-             "stays at or below the comparator's (NA: never within the horizon).")
+             "stays at or below the comparator's (NA: never within the horizon).",
+             EVLYG_NOTE)
     return Table("summary", "Summary: costs, QALYs and life-years per patient", columns,
                  tuple(rows), notes, formats)
 
@@ -125,7 +142,7 @@ def costs_table(result: RunResult, incs: Mapping[str, Increment]) -> Table:
     rows = []
     for s in result.strategies:
         cols = result.outcomes[s].columns
-        for cat in (*COST_CATEGORIES, "total"):
+        for cat in (*cost_categories(cols), "total"):
             key = "cost" if cat == "total" else f"cost_{cat}"
             est, und = estimate_mean(cols[key]), estimate_mean(cols[f"{key}_undisc"])
             inc = incs[s].measures[key] if s in incs else None

@@ -193,7 +193,8 @@ class Runner:
         # Patients are the same people in every draw (cohort.py), so sample once.
         cohort = sample_cohort(scenario.cohort, n, streams=Streams(self.seed))
         self.context = Context(cohort, life_table, scenario.run.horizon, engine, self.seed,
-                               common_random_numbers, self.rates, scenario.run.cost_factor)
+                               common_random_numbers, self.rates, scenario.run.cost_factor,
+                               event_times=bool(scenario.payment))
         self.simulations = 0
         self.evaluations = 0
         self._kept: OrderedDict[tuple[str, int, Key], _Kept] = OrderedDict()

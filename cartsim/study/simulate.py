@@ -26,7 +26,13 @@ from dataclasses import dataclass
 
 from cartsim.cohort import Cohort
 from cartsim.engine.events import EventLog
-from cartsim.outcomes.accounting import PatientOutcomes, Rates, value_log
+from cartsim.outcomes.accounting import (
+    PatientOutcomes,
+    Rates,
+    needs_log_columns,
+    value_log,
+    with_log_columns,
+)
 from cartsim.outcomes.curves import CurveSums, curve_grid, curve_sums, curve_years
 from cartsim.outcomes.valued_batch import BatchDraw, simulate_draw_batch
 from cartsim.outcomes.valued_run import simulate_valued_sets
@@ -48,6 +54,8 @@ class Context:
     common_random_numbers: bool
     rates: Rates
     cost_factor: float
+    event_times: bool = False
+    """Per-patient first-event times (payment models read them)."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,9 @@ def _streams(ctx: Context, strategy: str, draw: int) -> Streams:
 
 def _compiled_pass(ctx: Context, strategy: str, span: range, draws: Sequence[DrawPass], *,
                    curves: bool, keep_log: bool) -> PassResult:
-    if len(draws) > 1 and not curves and not keep_log and all(d.valuations for d in draws):
+    from_log = any(needs_log_columns(v, ctx.event_times) for d in draws for v in d.valuations)
+    if len(draws) > 1 and not curves and not keep_log and not from_log \
+            and all(d.valuations for d in draws):
         batched = simulate_draw_batch(
             [BatchDraw(d.draw, d.pathways, d.valuations) for d in draws], ctx.cohort, span,
             life_table=ctx.life_table, horizon=ctx.horizon,
@@ -120,14 +130,28 @@ def _compiled_pass(ctx: Context, strategy: str, span: range, draws: Sequence[Dra
                                    life_table=ctx.life_table, horizon=ctx.horizon,
                                    streams=streams, rates=ctx.rates,
                                    cost_factor=ctx.cost_factor, grid=grid if curves else None,
-                                   years=years, log=keep_log)
-        outcomes.append(run.outcomes)
+                                   years=years, log=keep_log or from_log)
+        valued = run.outcomes
+        if from_log:  # societal costs and first-event times are read from the log
+            assert run.log is not None
+            valued = _log_columns(ctx, run.log, span, d, valued)
+        outcomes.append(valued)
         if run.curves is not None:
             sums.append(run.curves)
-        if run.log is not None:
+        if run.log is not None and keep_log:
             logs.append(run.log)
     return PassResult(tuple(outcomes), tuple(sums) if curves else None,
                       tuple(logs) if keep_log else None)
+
+
+def _log_columns(ctx: Context, log: EventLog, span: range, d: DrawPass,
+                 valued: tuple[PatientOutcomes, ...]) -> tuple[PatientOutcomes, ...]:
+    local = log.rebased(span.start)
+    groups = ctx.cohort.group[span.start:span.stop]
+    age = ctx.cohort.age[span.start:span.stop]
+    return tuple(with_log_columns(o, local, d.pathways, v, groups, ctx.rates, ctx.cost_factor,
+                                  age=age, event_times=ctx.event_times)
+                 for o, v in zip(valued, d.valuations, strict=True))
 
 
 def value_chunk(ctx: Context, log: EventLog, span: range, pathways: Mapping[str, Pathway],
@@ -139,7 +163,7 @@ def value_chunk(ctx: Context, log: EventLog, span: range, pathways: Mapping[str,
     groups = cohort.group[span.start:span.stop]
     age, female = cohort.age[span.start:span.stop], cohort.female[span.start:span.stop]
     parts = tuple(value_log(local, pathways, v, groups, ctx.rates, ctx.cost_factor, age=age,
-                            female=female) for v in valuations)
+                            female=female, event_times=ctx.event_times) for v in valuations)
     if not curves:
         return parts, None
     grid, years = curve_grid(ctx.horizon), curve_years(ctx.horizon)

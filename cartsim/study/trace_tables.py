@@ -19,13 +19,14 @@ from cartsim.outcomes.discounting import (
 )
 from cartsim.study.result import RunResult
 from cartsim.table import Table
-from cartsim.vocabulary import COST_CATEGORIES, DEAD
+from cartsim.vocabulary import DEAD, cost_categories
 
 
 def patients_table(result: RunResult) -> Table:
     first = next(iter(result.outcomes.values()))
-    value_cols = ["cost", "cost_undisc", *[f"cost_{c}" for c in COST_CATEGORIES],
-                  *[f"cost_{c}_undisc" for c in COST_CATEGORIES], "qaly", "qaly_undisc", "ly",
+    cats = cost_categories(first.columns)
+    value_cols = ["cost", "cost_undisc", *[f"cost_{c}" for c in cats],
+                  *[f"cost_{c}_undisc" for c in cats], "qaly", "qaly_undisc", "ly",
                   "ly_undisc", "remission_years", "remission_years_disc", "end_time", "died"]
     labels = sorted({e for o in result.outcomes.values() for e in o.event_names} - {"start"})
     columns = ("patient_id", "strategy", "group", "age", "sex", *value_cols, "cause",

@@ -233,6 +233,10 @@ def _check_scenario(scenario: Scenario) -> None:
         msg = (f"{scenario.source}: validate reproduces the CAR-T case series with the clinical "
                'model (model = "cart_vs_is"); a custom model has no mapping to its facts')
         raise UsageError(msg)
+    if "car_t" not in scenario.strategies:
+        msg = (f"{scenario.source}: validate reproduces the autologous CD19 CAR-T case series: "
+               f"run.strategies must include car_t (got {', '.join(scenario.strategies)})")
+        raise UsageError(msg)
     if scenario.cohort.file is not None:
         msg = (f"{scenario.source}: validate samples patients per disease from [cohort.sle], "
                "[cohort.iim] and [cohort.ssc]; a cohort.file cannot be resampled")

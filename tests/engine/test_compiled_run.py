@@ -51,7 +51,8 @@ def test_the_trace_log_is_what_the_kernel_summed(monkeypatch, chunk):
         assert again.cause_names == result.outcomes[name].cause_names
         curves = curve_sums(log, model.valuations, cohort.group, result.rates,
                             curve_grid(run.horizon), curve_years(run.horizon), run.cost_factor)
-        for field in ("cost", "occupancy", "dead", "annual_disc", "annual_undisc"):
+        for field in ("cost", "occupancy", "dead", "annual_disc", "annual_undisc", "ly",
+                      "qaly_state"):
             _close(getattr(curves, field), getattr(result.curves[name], field), field, 1e-10)
 
 
@@ -62,7 +63,8 @@ def test_compiled_and_simpy_runs_agree_patient_by_patient():
     for name, outcomes in ref.outcomes.items():
         for column, values in outcomes.columns.items():
             _close(values, ours.outcomes[name][column], f"{name}.{column}")
-        for field in ("cost", "occupancy", "dead", "annual_disc", "annual_undisc"):
+        for field in ("cost", "occupancy", "dead", "annual_disc", "annual_undisc", "ly",
+                      "qaly_state"):
             _close(getattr(ref.curves[name], field), getattr(ours.curves[name], field), field,
                    1e-10)
 

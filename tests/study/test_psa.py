@@ -137,6 +137,8 @@ def test_cli_psa_tables_recompute_from_draws(tmp_path):
     d_c = math.fsum(cost[:, 0] - cost[:, 1]) / len(draws)
     d_q = math.fsum(qaly[:, 0] - qaly[:, 1]) / len(draws)
     assert math.isclose(float(summary["cart"]["inmb_100000"]), 100000 * d_q - d_c, rel_tol=1e-9)
+    assert math.isclose(float(summary["cart"]["nhb_100000"]), d_q - d_c / 100000, rel_tol=1e-9)
+    assert summary["immunosuppression"]["nhb_100000"] == "NA"
     by_wtp: dict[float, dict[str, float]] = {}
     for r in read(out / "ceac.csv"):
         p = float(r["probability_cost_effective"])
