@@ -307,7 +307,10 @@ class Smoother:
         for _ in range(64):  # bisect to adjacent doubles
             mid = 0.5 * (left + right)
             _, s = self._gcv_terms(mid, b2[:, who].T, outside[who])
-            left, right = np.where(s < 0.0, mid, left), np.where(s < 0.0, right, mid)
+            new_left, new_right = np.where(s < 0.0, mid, left), np.where(s < 0.0, right, mid)
+            if np.array_equal(new_left, left) and np.array_equal(new_right, right):
+                break  # a fixed point: the remaining steps would change nothing
+            left, right = new_left, new_right
         ends_lo, ends_hi = np.nonzero(slope[0] >= 0.0)[0], np.nonzero(slope[-1] < 0.0)[0]
         who = np.r_[who, ends_lo, ends_hi]
         at = np.r_[right, np.full(ends_lo.size, self.grid[0]), np.full(ends_hi.size,
