@@ -70,6 +70,25 @@ def test_cli_files_are_identical_for_one_or_two_threads(tmp_path, monkeypatch):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
 
 
+def test_psa_files_are_identical_for_one_or_two_threads(tmp_path, monkeypatch):
+    """A PSA simulates a batch of draws x patients in one kernel call: its parts run on
+    threads too, and change nothing."""
+    monkeypatch.setattr(compiled, "PART", 29)
+    runner = CliRunner()
+    outs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(compiled, "threads", lambda t=threads: t)
+        out = tmp_path / f"threads{threads}"
+        result = runner.invoke(main, ["psa", str(BASE), "--draws", "4", "--patients", "40",
+                                      "--out", str(out), "-q"])
+        assert result.exit_code == 0, result.output
+        outs.append(out)
+    names = sorted(p.name for p in outs[0].glob("*.csv"))
+    assert len(names) >= 3
+    for name in names:
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
 def test_the_first_stuck_slot_is_reported_whatever_the_threads(monkeypatch):
     """A patient who can never leave a state is an error naming the first such slot in
     slot order, as the serial kernel names it, though later parts ran beside it."""
