@@ -9,6 +9,11 @@ are costs or QALYs), event counts, end times and causes of death; curve sums on
 a grid when ``curves`` is given; and the event log only when ``log`` is true
 (then the kernel runs twice: once to count the log's rows, once to write them).
 
+Without a log, the slots are simulated in parts of ``PART`` on as many threads as
+numba may use (the kernel releases the GIL); parts depend only on the number of
+slots and curve bins are added in part order, so results are identical for any
+number of threads (on one worker process of many, one thread: :func:`threads`).
+
 The kernel is compiled by numba on first use and cached on disk next to this
 package (or, where that is read-only, in numba's user cache directory, or
 ``NUMBA_CACHE_DIR``), so only the first process after installation compiles.
@@ -211,10 +216,10 @@ def threads() -> int:
 
 
 def _run_parts(plan: Plan, structure: Structure, keys: Keys, table: LifeTable, slots: Slots,
-               accrual: Accrual, disc: Discounts, cur: Curves, totals: Totals, horizon: float,
-               workers: int | None = None) -> Bins:
-    """Run the kernel over parts of ``PART`` slots, on ``workers`` threads (default
-    :func:`threads`), each part with its own scratch and curve bins; the bins are added
+               accrual: Accrual, disc: Discounts, cur: Curves, totals: Totals, horizon: float
+               ) -> Bins:
+    """Run the kernel over parts of ``PART`` slots, on :func:`threads` threads, each
+    part with its own scratch and curve bins; the bins are added
     in part order. Parts depend only on the number of slots, and each slot writes only
     its own totals, so the results are identical for any number of threads."""
     from cartsim.engine.kernel import run_slots  # numba: imported only to run
@@ -230,7 +235,7 @@ def _run_parts(plan: Plan, structure: Structure, keys: Keys, table: LifeTable, s
             _log_rows(np.zeros(3)), _scratch(plan, accrual, disc), 0, horizon, part[0], part[1])
         return bins, (int(status[0]), int(status[1]))
 
-    count = min(workers or threads(), len(parts))
+    count = min(threads(), len(parts))
     if count > 1:
         with ThreadPoolExecutor(count) as pool:
             done = list(pool.map(run, parts))
