@@ -6,7 +6,8 @@ death (or the horizon). Usage::
 
     python benchmarks/engine_throughput.py [--patients 10000] [--rounds 9]
 
-What is timed (one process, one core; the kernel is compiled before timing):
+What is timed (one process, one core: ``NUMBA_NUM_THREADS=1``, so the compiled
+engine runs its parts on one thread; the kernel is compiled before timing):
 
 * ``compiled``: engine and valuation, as a run does them without curves
   (``outcomes.valued_run.simulate_valued``: flattening, valuation arrays, the
@@ -32,6 +33,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # per core: before numba is imported
 
 import numpy as np
 

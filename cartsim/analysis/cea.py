@@ -133,9 +133,45 @@ def _vector(name: str, values: ArrayLike) -> np.ndarray:
     return x
 
 
+_FSUM_KEEPS_NEGATIVE_ZERO = math.copysign(1.0, math.fsum([-0.0])) < 0.0
+"""Whether this Python's fsum of -0.0 values is -0.0 (it was 0.0 before 3.12)."""
 def _fmean(x: np.ndarray) -> float:
-    # fsum is exactly rounded, so the mean does not depend on element order.
-    return math.fsum(x.tolist()) / x.size
+    # The sum is exactly rounded (as math.fsum's), so the mean does not depend on
+    # element order: the same bits however a run was chunked or its patients ordered.
+    return _exact_sum(x) / x.size
+
+
+def _exact_sum(x: np.ndarray) -> float:
+    """``math.fsum(x)``, the exactly rounded sum of finite values, in numpy passes.
+
+    Rump, Ogita and Oishi's extraction (SIAM J Sci Comput 31, 2008): with sigma a
+    power of two at least 2n max|x|, ``q = (sigma + x) - sigma`` and ``x - q`` are
+    exact, every q is a multiple of ulp(sigma)/2 and every partial sum of the q's stays
+    below sigma, so numpy adds them exactly in any order. Repeating on the remainders
+    (about 53 - log2(2n) bits a pass) splits the sum into a few exact float sums,
+    which fsum adds with one rounding.
+    """
+    n = x.size
+    extra = n.bit_length() + 1  # 2**extra >= 2n
+    levels: list[float] = []
+    rest = x
+    while True:
+        biggest = float(np.max(np.abs(rest), initial=0.0))
+        if biggest == 0.0:
+            break
+        exponent = math.frexp(biggest)[1] + extra  # biggest < 2**(exponent - extra)
+        if exponent > 1000:  # sigma would overflow: rare enough to add slowly
+            levels.append(math.fsum(rest.tolist()))
+            break
+        sigma = math.ldexp(1.0, exponent)
+        q = (sigma + rest) - sigma
+        levels.append(float(np.sum(q)))
+        rest = rest - q
+    total = math.fsum(levels)
+    if total == 0.0:  # fsum's zero: -0.0 at most when every value is -0.0
+        negative = _FSUM_KEEPS_NEGATIVE_ZERO and n > 0 and bool(np.all(np.signbit(x)))
+        return -0.0 if negative else 0.0
+    return total
 
 
 def mcse(values: ArrayLike) -> float | None:

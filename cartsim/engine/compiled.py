@@ -9,6 +9,11 @@ are costs or QALYs), event counts, end times and causes of death; curve sums on
 a grid when ``curves`` is given; and the event log only when ``log`` is true
 (then the kernel runs twice: once to count the log's rows, once to write them).
 
+Without a log, the slots are simulated in parts of ``PART`` on as many threads as
+numba may use (the kernel releases the GIL); parts depend only on the number of
+slots and curve bins are added in part order, so results are identical for any
+number of threads (on one worker process of many, one thread: :func:`threads`).
+
 The kernel is compiled by numba on first use and cached on disk next to this
 package (or, where that is read-only, in numba's user cache directory, or
 ``NUMBA_CACHE_DIR``), so only the first process after installation compiles.
@@ -16,7 +21,10 @@ package (or, where that is read-only, in numba's user cache directory, or
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +52,9 @@ from cartsim.params.life_table import LifeTable as Table
 from cartsim.pathway.model import Pathway, State
 from cartsim.rng import Streams
 
+PART = 4096
+"""Slots per part of a run (a thread's unit of work). Fixed, so that curve bins are
+added in the same order whatever the number of threads."""
 NO_CURVES = Curves(False, np.zeros(1), np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros(1), 1,
                    np.zeros((1, 1, 1)), np.zeros((1, 1, 1)), np.zeros(1), np.zeros((1, 1, 1)),
                    np.zeros(1))
@@ -157,38 +168,102 @@ def run_plan(plan: Plan, accrual: Accrual, slots: Slots, *, life_table: Table | 
              log: bool = False) -> CompiledRun:
     """Simulate ``slots`` over ``plan``; ``streams`` gives the seed and CRN salt (each
     slot carries its own draw). Raises SimulationError for a patient stuck forever."""
-    from cartsim.engine.kernel import STUCK, run_slots  # numba: imported only to run
+    from cartsim.engine.kernel import run_slots  # numba: imported only to run
 
     n = slots.row.size
-    v, k = accrual.rates.shape
     structure = _structure(plan)
     keys = Keys(_keys(plan.purposes, streams), _keys(plan.recurring_purposes or ("-",), streams))
     table = table_arrays(life_table)
     cur = curves if curves is not None else NO_CURVES
     disc = discounts(accrual, cur)
-    passes = (1, 2) if log else (0,)
+    if not log:
+        totals = _totals(plan, accrual, n)
+        bins = _run_parts(plan, structure, keys, table, slots, accrual, disc, cur, totals,
+                          float(horizon))
     counted = np.zeros(3, np.int64)  # the log's rows, known after the counting pass
-    for mode in passes:
-        totals = Totals(np.zeros((v, k, 2, n)), np.zeros((len(plan.event_names), n), np.int32),
-                        np.zeros(n), np.full(n, -1, np.int64))
+    for mode in (1, 2) if log else ():  # the log's rows are numbered in slot order: serial
+        totals = _totals(plan, accrual, n)
         bins = _bins(cur, accrual, len(plan.state_names))
         rows = _log_rows(counted) if mode == 2 else _log_rows(np.zeros(3))
         sc = _scratch(plan, accrual, disc)
-        status, at = run_slots(  # type: ignore[no-untyped-call]
+        _check(plan, structure, slots, totals, run_slots(  # type: ignore[no-untyped-call]
             structure, plan.numbers, keys, table, slots, accrual, disc, cur, totals, bins, rows,
-            sc, mode, float(horizon))
-        if status == STUCK:
-            state = plan.state_names[int(structure.states[int(totals.cause[at]), 6])]
-            msg = (f"patient {int(slots.patient[at])} in strategy '{plan.strategy}' would stay "
-                   f"in state '{state}' forever: give it a mortality or set a finite horizon")
-            error = SimulationError(msg)
-            error.slot = int(at)  # type: ignore[attr-defined]  # which slot (PSA: which draw)
-            raise error
+            sc, mode, float(horizon), 0, n))
         counted = sc.n_log.copy()
     names, codes = _renumber_causes(totals.cause, plan.cause_names)
     event_log = _event_log(plan, slots, totals, rows, names, codes) if log else None
     return CompiledRun(totals.sums, totals.counts, totals.end_time, codes, names,
                        bins if curves is not None else None, event_log)
+
+
+def _totals(plan: Plan, accrual: Accrual, n: int) -> Totals:
+    v, k = accrual.rates.shape
+    return Totals(np.zeros((v, k, 2, n)), np.zeros((len(plan.event_names), n), np.int32),
+                  np.zeros(n), np.full(n, -1, np.int64))
+
+
+def threads() -> int:
+    """Threads a run's kernel uses: numba's thread count (``NUMBA_NUM_THREADS``, by
+    default the machine's CPUs), but one in a worker process (``--workers``, Dask),
+    whose siblings use the other cores."""
+    from numba import config
+
+    if multiprocessing.parent_process() is not None:
+        return 1
+    cpus = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1)
+    wanted = int(config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    return max(1, min(wanted, cpus))
+
+
+def _run_parts(plan: Plan, structure: Structure, keys: Keys, table: LifeTable, slots: Slots,
+               accrual: Accrual, disc: Discounts, cur: Curves, totals: Totals, horizon: float
+               ) -> Bins:
+    """Run the kernel over parts of ``PART`` slots, on :func:`threads` threads, each
+    part with its own scratch and curve bins; the bins are added
+    in part order. Parts depend only on the number of slots, and each slot writes only
+    its own totals, so the results are identical for any number of threads."""
+    from cartsim.engine.kernel import run_slots  # numba: imported only to run
+
+    n = slots.row.size
+    parts = [(lo, min(lo + PART, n)) for lo in range(0, max(n, 1), PART)]
+    n_states = len(plan.state_names)
+
+    def run(part: tuple[int, int]) -> tuple[Bins, tuple[int, int]]:
+        bins = _bins(cur, accrual, n_states)
+        status = run_slots(  # type: ignore[no-untyped-call]
+            structure, plan.numbers, keys, table, slots, accrual, disc, cur, totals, bins,
+            _log_rows(np.zeros(3)), _scratch(plan, accrual, disc), 0, horizon, part[0], part[1])
+        return bins, (int(status[0]), int(status[1]))
+
+    count = min(threads(), len(parts))
+    if count > 1:
+        with ThreadPoolExecutor(count) as pool:
+            done = list(pool.map(run, parts))
+    else:
+        done = [run(p) for p in parts]
+    for _, status in done:  # the first stuck slot, in slot order
+        _check(plan, structure, slots, totals, status)
+    total = done[0][0]
+    for bins, _ in done[1:]:
+        for mine, theirs in zip(total, bins, strict=True):
+            mine += theirs
+    return total
+
+
+def _check(plan: Plan, structure: Structure, slots: Slots, totals: Totals,
+           status: tuple[int, int]) -> None:
+    """SimulationError for a slot the kernel found stuck forever in a state."""
+    from cartsim.engine.kernel import STUCK
+
+    code, at = (int(x) for x in status)
+    if code == STUCK:
+        state = plan.state_names[int(structure.states[int(totals.cause[at]), 6])]
+        msg = (f"patient {int(slots.patient[at])} in strategy '{plan.strategy}' would stay "
+               f"in state '{state}' forever: give it a mortality or set a finite horizon")
+        error = SimulationError(msg)
+        error.slot = at  # type: ignore[attr-defined]  # which slot (PSA: which draw)
+        raise error
 
 
 def _renumber_causes(cause: np.ndarray, names: Sequence[str]) -> tuple[tuple[str, ...],

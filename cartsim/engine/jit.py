@@ -9,6 +9,8 @@
 * ``error_model="numpy"``: IEEE results instead of checks for division by zero
   (the kernel never divides by zero where it matters, as the reference engine
   shows);
+* ``nogil=True``: the kernel releases the GIL, so parts of a run's slots simulate
+  on threads at once (``compiled.run_plan``);
 * leaf functions are called only from compiled code, so they need no Python
   wrappers (``no_cpython_wrapper``), which are large for their arguments and
   slow to compile.
@@ -75,7 +77,7 @@ if not any(getattr(c, "__name__", "").startswith("Kernel")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_ENTRY: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy"}
+_ENTRY: dict[str, Any] = {"cache": True, "_nrt": False, "error_model": "numpy", "nogil": True}
 _LEAF: dict[str, Any] = {**_ENTRY, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 

@@ -83,9 +83,13 @@ CHAIN, STAY = 0, 1
 
 
 @entry
-def run_slots(st, num, keys, table, slots, acc, disc, cur, tot, bins, log, sc, mode, horizon):
-    """Simulate every slot in order; returns (status, slot): (0, n) when all went well,
-    (STUCK, slot) with that slot's state in ``tot.cause[slot]`` otherwise."""
+def run_slots(st, num, keys, table, slots, acc, disc, cur, tot, bins, log, sc, mode, horizon,
+              first, stop):
+    """Simulate slots ``first`` to ``stop - 1`` in order; returns (status, slot): (0, stop)
+    when all went well, (STUCK, slot) with that slot's state in ``tot.cause[slot]``
+    otherwise. Each slot writes only its own column of ``tot``, so parts of the slots
+    can run at once on threads (the GIL is released), each with its own ``bins`` and
+    ``sc``."""
     states, transitions, chances, outcomes = st.states, st.transitions, st.chances, st.outcomes
     recurring, origin_timers, origin_range = st.recurring, st.origin_timers, st.origin_range
     n_states = states.shape[0]
@@ -212,7 +216,7 @@ def run_slots(st, num, keys, table, slots, acc, disc, cur, tot, bins, log, sc, m
             timers[origin_timers[i, OT_TIMER]] = t + sample_time(
                 num, row, origin_timers[i, OT_TIME], u, ages[slot], females[slot])
 
-    for slot in range(slots.row.shape[0]):
+    for slot in range(first, stop):
         row = slots.row[slot]
         age0, female = ages[slot], females[slot]
         x = 0 if female else 1
@@ -344,4 +348,4 @@ def run_slots(st, num, keys, table, slots, acc, disc, cur, tot, bins, log, sc, m
                 for w in range(2):
                     tot.sums[v, k, w, slot] = (part[0, v, k, w] + part[1, v, k, w]) \
                         + part[2, v, k, w]
-    return 0, slots.row.shape[0]
+    return 0, stop

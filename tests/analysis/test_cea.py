@@ -359,3 +359,37 @@ def test_number_needed_validates_probabilities(bad):
             fn(bad, 0.5)
         with pytest.raises(ValueError):
             fn(0.5, bad)
+
+
+_FINITE = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(st.lists(_FINITE, max_size=60) | st.lists(
+    st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([0.0, -0.0, 5e-324, 1e-300]),
+    max_size=60))
+def test_exact_sum_is_fsum(values):
+    """The numpy extraction gives fsum's exactly rounded sum, bit for bit (sign of zero
+    included) and in any order, and overflows where fsum does (near the float range
+    it is fsum)."""
+    x = np.array(values, dtype=float)
+    try:
+        expected = math.fsum(values)
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            cea._exact_sum(x)
+        return
+    got = cea._exact_sum(x)
+    assert got == expected and math.copysign(1.0, got) == math.copysign(1.0, expected)
+    if np.max(np.abs(x), initial=0.0) < 1e300:  # fsum's overflow depends on the order
+        assert cea._exact_sum(x[::-1]) == got
+
+
+def test_exact_sum_of_large_samples_is_fsum():
+    """Many values (the extraction keeps fewer bits a pass) over a wide range of scales."""
+    rng = np.random.default_rng(7)
+    for n in (1, 1000, 100_000):
+        x = rng.normal(size=n) * np.exp(rng.normal(size=n) * 20.0)
+        assert cea._exact_sum(x) == math.fsum(x.tolist())
+        assert cea._exact_sum(rng.permutation(x)) == cea._exact_sum(x)
+    spread = np.array([1e300, 1.0, -1e300, 1e-300, 3.0])  # cancellation across 600 decades
+    assert cea._exact_sum(spread) == 4.0
