@@ -161,7 +161,11 @@ class ResultsFolder:
         return tuple(str(v) for v in values) if isinstance(values, list) else ()
 
     def label(self, strategy: str) -> str:
-        """The strategy's display label (from summary.csv), else its key."""
+        """The strategy's display label (run.json's settings, else summary.csv), else its
+        key: the same label in every folder's report and plots."""
+        labels = self.settings.get("strategy_labels")
+        if isinstance(labels, Mapping) and labels.get(strategy):
+            return str(labels[strategy])
         summary = self.tables.get("summary")
         if summary is not None and "label" in summary.columns:
             for rec in summary.records():

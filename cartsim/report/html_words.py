@@ -1,7 +1,7 @@
 """Key results in words, read from a results folder's tables.
 
 Each sentence states numbers exactly as the tables hold them (rounded for
-reading: money to the unit, QALYs to 3 decimals, shares to 0.1 %), so a reader
+reading: money to the unit, QALYs to 3 decimals, shares to 0.1%), so a reader
 can find every figure again in a CSV. Plain text; the HTML layer escapes it.
 """
 
@@ -22,9 +22,9 @@ def money_text(value: float, unit: str) -> str:
 
 
 def percent_text(share: float) -> str:
-    """``62 %`` or ``62.3 %``: a share to 0.1 %, trailing zero dropped."""
-    text = f"{100.0 * share:.1f}".removesuffix(".0")
-    return f"{text} %"
+    """``62.0%``: a share to 0.1%, the one percentage format of the report and terminal."""
+    text = f"{100.0 * share:.1f}"
+    return f"{'0.0' if text == '-0.0' else text}%"
 
 
 def wtp_text(lam: float, unit: str) -> str:
@@ -133,15 +133,24 @@ def psa_sentences(folder: ResultsFolder) -> list[str]:
             out.append(f"The expected value of perfect information at {wtp_text(lam, unit)} is "
                        f"{money_text(as_float(rec['evpi_per_patient']), unit)} per patient.")
     evppi = folder.tables.get("evppi")
-    if evppi is not None and evppi.rows and folder.wtp:
-        lam = folder.wtp[-1]
-        col = f"evppi_{_wtp_key(lam)}"
-        if col in evppi.columns:
-            best = max(evppi.records(), key=lambda r: as_float(r[col]))
-            out.append(f"At {wtp_text(lam, unit)} the parameter whose uncertainty matters most "
-                       f"is {best['parameter']} (EVPPI "
-                       f"{money_text(as_float(best[col]), unit)} per patient).")
+    if evppi is not None and evppi.rows:
+        out.append(evppi_sentence(folder, evppi))
     return out
+
+
+def evppi_sentence(folder: ResultsFolder, evppi: FolderTable) -> str:
+    """The parameter whose uncertainty matters most: evppi.csv's first row (the table is
+    sorted by each parameter's largest EVPPI over the WTPs), at the WTP of that value."""
+    unit, cols = folder.money_unit, [c for c in evppi.columns if c.startswith("evppi_")]
+    best = evppi.records()[0]
+    values = [(as_float(best[c]), c) for c in cols]
+    top, col = max(values, key=lambda v: v[0], default=(0.0, ""))
+    if top <= 0.0:
+        return ("No parameter has a non-zero EVPPI at any WTP: resolving any one parameter's "
+                "uncertainty would not change the decision.")
+    lam = float(col[len("evppi_"):])
+    return (f"The parameter whose uncertainty matters most is {best['parameter']} (EVPPI "
+            f"{money_text(top, unit)} per patient at {wtp_text(lam, unit)}).")
 
 
 def dsa_sentences(folder: ResultsFolder, top: int = 3) -> list[str]:

@@ -207,13 +207,15 @@ def test_psa_words_match_ceac_csv(folders):
     for wtp in (50000.0, 100000.0):
         p = next(float(r["probability_cost_effective"]) for r in ceac
                  if float(r["wtp"]) == wtp and r["strategy"] == "cart")
-        share = f"{100 * p:.1f}".removesuffix(".0")
-        # A PSA folder has no summary.csv, so strategies go by their keys.
-        assert (f"At {wtp:,.0f} USD 2024/QALY cart is cost-effective in {share} % "
-                "of 24 draws.") in text
+        # The label, as in the run report (run.json's settings carry it), one % format.
+        assert (f"At {wtp:,.0f} USD 2024/QALY {HOSTILE_LABEL} is cost-effective in "
+                f"{100 * p:.1f}% of 24 draws.") in text
     evppi = read_csv(folders["psa"] / "evppi.csv")
-    top = max(evppi, key=lambda r: float(r["evppi_100000"]))
-    assert f"matters most is {top['parameter']} (EVPPI {float(top['evppi_100000']):,.0f}" in text
+    top = evppi[0]                                    # sorted by its largest value
+    value, wtp = max((float(top[f"evppi_{w}"]), w) for w in (50000, 100000))
+    assert value > 0
+    assert (f"matters most is {top['parameter']} (EVPPI {value:,.0f} USD 2024 per patient at "
+            f"{wtp:,} USD 2024/QALY).") in text
 
 
 def test_dsa_words_match_tornado_csv(folders):
@@ -300,7 +302,7 @@ def test_threshold_words_match_threshold_csv(cli, tmp_path):
     text = visible_text(out)
     for row in read_csv(out / "threshold.csv"):
         assert (f"At {float(row['wtp']):,.0f} USD 2024/QALY the threshold of {row['parameter']} "
-                f"for cart is {float(row['threshold']):,.0f} USD 2024") in text
+                f"for {HOSTILE_LABEL} is {float(row['threshold']):,.0f} USD 2024") in text
     assert "No plot applies to the tables of this folder." in text
 
 
