@@ -29,10 +29,12 @@ _FLOAT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _MD_CELL_SPLIT = re.compile(r"(?<!\\)\|")
 
 #: Tables in the order a reader wants them; any other table follows, then the inputs.
-TABLE_ORDER = ("summary", "psa_summary", "tornado", "threshold", "sweep", "costs",
+TABLE_ORDER = ("summary", "psa_summary", "tornado", "threshold", "sweep", "compare", "forest",
+               "costs",
                "cost_composition", "events",
                "deaths", "benefit_risk", "subgroups", "cost_over_time", "state_occupancy",
-               "ceac", "evpi", "evppi", "variance", "dsa", "psa", "patients", "trace")
+               "ceac", "evpi", "evppi", "info_rank", "inmb_curve", "psa_convergence",
+               "variance", "dsa", "psa", "patients", "trace")
 INPUTS_TABLE = "parameters"
 
 
