@@ -18,7 +18,7 @@ from cartsim.cli.options import (
     target_folder,
 )
 from cartsim.errors import UsageError
-from cartsim.report.terminal import table_summary
+from cartsim.report.terminal import dsa_summary, sweep_summary
 from cartsim.study.dsa import OneWayResult, SweepResult, dsa_ranges, one_way
 from cartsim.study.dsa import sweep as sweep_study
 from cartsim.study.prepare import prepare
@@ -53,7 +53,7 @@ def dsa(scenario: Path, names: tuple[str, ...], patients: int | None, seed: int 
                            names=list(names) or None, progress=progress.update)
 
     execute(study, target, overwrite=overwrite, quiet=quiet,
-            summary=lambda result: table_summary(result.table("tornado")))
+            summary=dsa_summary)
 
 
 @click.command()
@@ -85,7 +85,7 @@ def sweep(scenario: Path, grid_items: tuple[str, ...], patients: int | None, see
                                progress=progress.update)
 
     execute(study, target, overwrite=overwrite, quiet=quiet,
-            summary=lambda result: table_summary(result.table("sweep")))
+            summary=sweep_summary)
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, tuple[float, ...]]:

@@ -31,6 +31,7 @@ from cartsim.report.atomic import (
     write_run_folder,
 )
 from cartsim.report.folder import folder_files
+from cartsim.report.terminal import overrides_line
 from cartsim.report.xlsx import WORKBOOK, workbook_from_files
 from cartsim.study.result import Tabled
 
@@ -97,7 +98,8 @@ def execute(study: Callable[[Bar], R], target: Path, *, overwrite: bool, quiet: 
         book = workbook_from_files(files) if xlsx else None
         with run_lock(target):
             count = _write_files(target, files, book, overwrite=overwrite)
-    print_summary(summary(result), count, target, quiet)
+    echoed = overrides_line(result.manifest)
+    print_summary(summary(result) + (f"\n\n{echoed}" if echoed else ""), count, target, quiet)
     return result
 
 
@@ -112,7 +114,7 @@ def _write_files(target: Path, files: dict[str, str], book: bytes | None, *,
     write_run_folder(target, files, overwrite=overwrite)
     if book is not None:
         write_file(target / WORKBOOK, book)
-    return len(files)
+    return len(files) + (book is not None)
 
 
 def print_summary(summary: str, count: int, target: Path, quiet: bool) -> None:
