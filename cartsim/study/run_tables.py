@@ -106,7 +106,9 @@ def summary_table(result: RunResult, incs: Mapping[str, Increment],
     formats.update({c: "qaly" for c in columns if "qaly" in c or c.startswith(("ly", "inc_ly"))})
     formats.update({"icer_status": "text", "remission_years": "qaly", "break_even_years": "float",
                     "patients": "int"})
-    notes = (f"Discounted values at {run.discount_costs:g} (costs) and {run.discount_outcomes:g} "
+    notes = ("Discounted: cost, qaly, ly and every inc_*, icer and inmb_* column; undiscounted: "
+             "the *_undisc columns and remission_years (mean years in drug-free remission).",
+             f"Discounted values at {run.discount_costs:g} (costs) and {run.discount_outcomes:g} "
              f"(outcomes) per year, {run.convention} convention; horizon "
              f"{horizon_label(run.horizon)}; {run.reported_currency} {run.reported_price_year}; "
              f"perspective: {run.perspective}.",
