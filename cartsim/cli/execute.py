@@ -30,7 +30,7 @@ from cartsim.report.atomic import (
     write_file,
     write_run_folder,
 )
-from cartsim.report.folder import folder_files
+from cartsim.report.folder import folder_files, long_table_rows
 from cartsim.report.terminal import overrides_line
 from cartsim.report.xlsx import WORKBOOK, workbook_from_files
 from cartsim.study.result import Tabled
@@ -42,6 +42,8 @@ R = TypeVar("R", bound=Tabled)
 Bar = Callable[[int | None, str], AbstractContextManager[Any]]
 """``bar(length, label)``: a progress bar whose ``update(k)`` a study is handed as its
 ``progress`` callback (``length`` None: the work is not known in advance)."""
+PROGRESS_ROWS = 100_000
+"""Long tables (--trace) with at least this many rows are written under a progress bar."""
 
 
 def _fail(err: BaseException, debug: bool) -> None:
@@ -88,13 +90,13 @@ def execute(study: Callable[[Bar], R], target: Path, *, overwrite: bool, quiet: 
         with run_lock(target):
             check_run_folder(target, overwrite=overwrite)
             result = study(bar)
-            count = _write(target, result, overwrite=overwrite, xlsx=xlsx)
+            count = _write(target, result, overwrite=overwrite, xlsx=xlsx, bar=bar)
             if after_write is not None:
                 after_write()
     else:
         check_run_folder(target, overwrite=overwrite)
         result = study(bar)
-        files = folder_files(result)
+        files = _files(result, bar)
         book = workbook_from_files(files) if xlsx else None
         with run_lock(target):
             count = _write_files(target, files, book, overwrite=overwrite)
@@ -103,8 +105,17 @@ def execute(study: Callable[[Bar], R], target: Path, *, overwrite: bool, quiet: 
     return result
 
 
-def _write(target: Path, result: Tabled, *, overwrite: bool, xlsx: bool) -> int:
-    files = folder_files(result)
+def _files(result: Tabled, bar: Bar) -> dict[str, str]:
+    """The folder's files; a progress bar while long per-patient tables are written."""
+    rows = long_table_rows(result)
+    if rows < PROGRESS_ROWS:
+        return folder_files(result)
+    with bar(rows, f"Writing {rows:,} rows of per-patient tables") as progress:
+        return folder_files(result, progress.update)
+
+
+def _write(target: Path, result: Tabled, *, overwrite: bool, xlsx: bool, bar: Bar) -> int:
+    files = _files(result, bar)
     return _write_files(target, files, workbook_from_files(files) if xlsx else None,
                         overwrite=overwrite)
 
