@@ -213,10 +213,12 @@ def key_table_html(folder: ResultsFolder) -> str:
         cells = table.display if table.display is not None else [
             tuple(_text(v) for v in row) for row in table.rows]
         head = "".join(f"<th>{escape(table.columns[j])}</th>" for j in cols)
+        strategy = table.columns.index("strategy") if "strategy" in table.columns else -1
         body = "".join(
             "<tr>" + "".join(
                 f'<td class="num">{escape(texts[j])}</td>' if isinstance(row[j], int | float)
-                and not isinstance(row[j], bool) else f"<td>{escape(texts[j])}</td>"
+                and not isinstance(row[j], bool) else
+                f"<td>{escape(folder.label(str(row[j])) if j == strategy else texts[j])}</td>"
                 for j in cols) + "</tr>"
             for row, texts in zip(table.rows[:KEY_ROWS], cells[:KEY_ROWS], strict=False))
         more = (f" The first {KEY_ROWS} of {len(table.rows):,} rows."
@@ -245,7 +247,8 @@ def plots_section(plots: Sequence[Plot], skipped: Sequence[Skipped]) -> str:
         parts.append("<p>No plot applies to the tables of this folder.</p>")
     if skipped:
         items = "".join(f"<li>{escape(s.spec.title)}: {escape(s.reason)}</li>" for s in skipped)
-        parts.append(f'<p>Not drawn for this folder:</p><ul class="skipped">{items}</ul>')
+        parts.append(f'<details class="fold"><summary>Not drawn for this folder: {len(skipped)} '
+                     f'plot(s), and why</summary><ul class="skipped">{items}</ul></details>')
     return "".join(parts)
 
 
@@ -257,7 +260,8 @@ def build_report(folder: ResultsFolder, plots: Sequence[Plot],
     sentences = key_sentences(folder)
     key = "".join(
         f'<li class="{"warn" if s.startswith("Warning") else ""}">{escape(s)}</li>'
-        for s in sentences) or "<li>No summary table in this folder; see the tables below.</li>"
+        for s in sentences) or ("<li>No summary table in this folder; see the key columns and "
+                                "the tables below.</li>")
     tables = [t for name, t in folder.tables.items() if name != INPUTS_TABLE]
     inputs = folder.tables.get(INPUTS_TABLE)
     lead = (f"cartsim {_text(manifest.get('command'))} · scenario "

@@ -192,6 +192,12 @@ def threshold_sentences(folder: ResultsFolder) -> list[str]:
     return out
 
 
+def _plain(value: object) -> str:
+    """A swept value as written: 450,000 or 0.05."""
+    number = as_float(value)
+    return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.4g}"
+
+
 def _value(value: object, unit: object, money_unit: str) -> str:
     number = as_float(value)
     if unit == "currency":
@@ -199,10 +205,37 @@ def _value(value: object, unit: object, money_unit: str) -> str:
     return f"{number:.4g} {unit or ''}".rstrip()
 
 
+def varied_sentences(folder: ResultsFolder) -> list[str]:
+    """compare.csv (per scenario) or sweep.csv (per combination): the increments and
+    whether the strategy is cost-effective at the largest WTP."""
+    unit = folder.money_unit
+    out = []
+    for name in ("compare", "sweep"):
+        table = folder.tables.get(name)
+        if table is None or not folder.wtp or "strategy" not in table.columns:
+            continue
+        grid = table.columns[:table.columns.index("strategy")] if name == "sweep" else ()
+        lam = folder.wtp[-1]
+        for rec in table.records():
+            dc, dq = _num(rec["inc_cost"]), _num(rec["inc_qaly"])
+            inmb = _num(rec.get(f"inmb_{_wtp_key(lam)}"))
+            if dc is None or dq is None or inmb is None:
+                continue
+            which = (f"In {rec['scenario']}" if name == "compare" else "With " + ", ".join(
+                f"{g} = {_plain(rec[g])}" for g in grid))
+            s = folder.label(str(rec["strategy"]))
+            verdict = "cost-effective" if inmb > 0 else "not cost-effective"
+            out.append(f"{which}, {s} costs {money_text(abs(dc), unit)} "
+                       f"{'more' if dc >= 0 else 'less'} and gives {abs(dq):.3f} "
+                       f"{'more' if dq >= 0 else 'fewer'} QALYs; at {wtp_text(lam, unit)} its "
+                       f"INMB is {money_text(inmb, unit)}: {verdict}.")
+    return out
+
+
 def key_sentences(folder: ResultsFolder) -> list[str]:
     """Every key result this folder's tables support, run first, then PSA, then DSA."""
     out = (run_sentences(folder) + psa_sentences(folder) + dsa_sentences(folder)
-           + threshold_sentences(folder))
+           + threshold_sentences(folder) + varied_sentences(folder))
     if folder.changed:
         out.append("Warning: these files differ from the checksums recorded in run.json "
                    f"(edited or missing since the run): {', '.join(folder.changed)}.")

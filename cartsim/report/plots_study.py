@@ -95,8 +95,8 @@ def sweep_heat_map(folder: ResultsFolder) -> Figure:
             if np.isfinite(value):
                 ax.text(j, i, short_money(value), ha="center", va="center", fontsize=8,
                         color="white" if abs(value) > 0.6 * top else "black")
-        ax.set_xticks(range(len(xs)), [f"{v:.4g}" for v in xs])
-        ax.set_yticks(range(len(ys)), [f"{v:.4g}" for v in ys])
+        ax.set_xticks(range(len(xs)), [_tick(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [_tick(v) for v in ys])
         ax.set_xlabel(plain(grid[0]))
         ax.set_ylabel(plain(grid[1]))
         ax.grid(False)
@@ -105,6 +105,11 @@ def sweep_heat_map(folder: ResultsFolder) -> Figure:
         bar.set_label(f"INMB per patient ({folder.money_unit}); blue: cost-effective")
         money_ticks(bar.ax.yaxis)
     return fig
+
+
+def _tick(value: float) -> str:
+    """450,000 rather than 4.5e+05; 0.05 as it is."""
+    return money(value) if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def threshold_inmb(folder: ResultsFolder) -> Figure:

@@ -170,3 +170,23 @@ def test_new_plots_render_byte_identically(psa):
     second, _ = render_plots(read_results_folder(psa), specs)
     assert skipped == [] and len(first) == 4
     assert plot_files(first) == plot_files(second)
+
+
+def test_sweep_and_compare_folders_lead_with_sentences_and_labelled_key_columns(tmp_path):
+    from cartsim.report.html import build_report
+    from cartsim.report.html_words import key_sentences
+
+    path = folder(tmp_path, {"sweep": f"rate,{SWEEP_HEAD}\n"
+                             "0.1,new,usual,-1500.0,0.25,NA,dominant,1.0,1.0,14000.0,1.0\n"
+                             "1000.0,new,usual,2000.0,0.01,200000.0,x,3.0,1.0,-1500.0,1.0\n"},
+                  "sweep")
+    read = read_results_folder(path)
+    assert key_sentences(read) == [
+        r"With rate = 0.1, New $drug$ costs 1,500 EUR 2023 less and gives 0.250 more QALYs; "
+        "at 50,000 EUR 2023/QALY its INMB is 14,000 EUR 2023: cost-effective.",
+        r"With rate = 1,000, New $drug$ costs 2,000 EUR 2023 more and gives 0.010 more QALYs; "
+        "at 50,000 EUR 2023/QALY its INMB is -1,500 EUR 2023: not cost-effective."]
+    page = build_report(read, [])
+    key = page[page.index('id="key-results"'):page.index('id="plots"')]
+    assert 'data-key-table="sweep"' in key and "<td>New $drug$</td>" in key
+    assert "<td>new</td>" not in key
