@@ -132,14 +132,26 @@ def _column_cells(table: ColumnTable, name: str, lo: int, hi: int) -> list[str]:
             raise ValueError(f"table {table.name!r}, column {name!r}, rows[{i}]: value "
                              f"{float(col[i])!r} is not finite")
         # + 0.0 turns -0.0 into 0.0: a sign nobody can act on (a zero QALY loss).
-        cells = list(map(repr, (np.where(nan, 0.0, part) + 0.0).tolist()))
+        values = np.where(nan, 0.0, part) + 0.0
+        unique, where = np.unique(values, return_inverse=True)
+        if 2 * unique.size <= values.size:  # repeated values (rates, zeros): repr each once
+            texts = list(map(repr, unique.tolist()))
+            cells = [texts[i] for i in where.tolist()]
+        else:
+            cells = list(map(repr, values.tolist()))
         missing = nan if missing is None else missing | nan
     elif kind == "b":
         cells = ["true" if v else "false" for v in part.tolist()]
     elif kind in "iu":
         cells = list(map(str, part.tolist()))
     else:
-        cells = [MISSING if v is None else _csv_text(str(v)) for v in part.tolist()]
+        values = part.tolist()
+        if not all(type(v) is str for v in values):
+            values = [MISSING if v is None else str(v) for v in values]
+        joined = "".join(values)
+        # Most text (states, events, ids) needs no quoting: one scan of the whole piece.
+        quote = any(c in joined for c in ',"\n\r')
+        cells = [_csv_text(v) for v in values] if quote else values
     if missing is not None and missing.any():
         for i in np.flatnonzero(missing).tolist():
             cells[i] = MISSING
