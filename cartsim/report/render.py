@@ -145,13 +145,13 @@ def _column_cells(table: ColumnTable, name: str, lo: int, hi: int) -> list[str]:
     elif kind in "iu":
         cells = list(map(str, part.tolist()))
     else:
-        values = part.tolist()
-        if not all(type(v) is str for v in values):
-            values = [MISSING if v is None else str(v) for v in values]
-        joined = "".join(values)
+        texts: list[str] = part.tolist()
+        if not all(type(v) is str for v in texts):
+            texts = [MISSING if v is None else str(v) for v in texts]
+        joined = "".join(texts)
         # Most text (states, events, ids) needs no quoting: one scan of the whole piece.
         quote = any(c in joined for c in ',"\n\r')
-        cells = [_csv_text(v) for v in values] if quote else values
+        cells = [_csv_text(v) for v in texts] if quote else texts
     if missing is not None and missing.any():
         for i in np.flatnonzero(missing).tolist():
             cells[i] = MISSING
