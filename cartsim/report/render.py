@@ -145,13 +145,13 @@ def _column_cells(table: ColumnTable, name: str, lo: int, hi: int) -> list[str]:
     elif kind in "iu":
         cells = list(map(str, part.tolist()))
     else:
-        texts: list[str] = part.tolist()
-        if not all(type(v) is str for v in texts):
-            texts = [MISSING if v is None else str(v) for v in texts]
-        joined = "".join(texts)
+        words: list[str] = part.tolist()
+        if not all(type(v) is str for v in words):
+            words = [MISSING if v is None else str(v) for v in words]
+        joined = "".join(words)
         # Most text (states, events, ids) needs no quoting: one scan of the whole piece.
         quote = any(c in joined for c in ',"\n\r')
-        cells = [_csv_text(v) for v in texts] if quote else texts
+        cells = [_csv_text(v) for v in words] if quote else words
     if missing is not None and missing.any():
         for i in np.flatnonzero(missing).tolist():
             cells[i] = MISSING
