@@ -9,9 +9,11 @@ labels decoded (strategy and cause names, never integer codes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 #: Format kinds understood by ``cartsim.report.render.format_value``.
 FORMAT_KINDS = frozenset({"money", "qaly", "int", "prob", "rate", "text", "float"})
@@ -115,3 +117,61 @@ class Table:
                    " (the tables' rows and columns need nothing)")
             raise ImportError(msg) from err
         return pd.DataFrame.from_records(list(self.rows), columns=list(self.columns))
+
+
+class ColumnRows(Sequence[tuple[object, ...]]):
+    """The rows of a :class:`ColumnTable`, built one at a time when read (never all at
+    once): ``None`` where a float is NaN or a masked cell, plain Python values."""
+
+    def __init__(self, columns: tuple[str, ...], data: Mapping[str, Any], size: int) -> None:
+        self._columns, self._data, self._size = columns, data, size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _cell(self, name: str, i: int) -> object:
+        col = self._data[name]
+        if isinstance(col, np.ma.MaskedArray):
+            return None if np.ma.getmaskarray(col)[i] else col.data[i].item()
+        value = col[i]
+        if isinstance(value, np.floating) and np.isnan(value):
+            return None
+        return value.item() if isinstance(value, np.generic) else value
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[object, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[object, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._size))]
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError(index)
+        return tuple(self._cell(c, index) for c in self._columns)
+
+
+@dataclass(frozen=True)
+class ColumnTable(Table):
+    """A long table held by column (a trace of ~10^6 rows): ``data`` maps each column to
+    a numpy array of equal length — float (NaN is missing), int, bool, object (str), or
+    a masked array (masked is missing). ``rows`` is a lazy view, so the cells become
+    Python objects only if someone reads them; the CSV writer renders columns in bulk.
+    """
+
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "formats", dict(self.formats))
+        if set(self.data) != set(self.columns) or len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"table {self.name!r}: data columns {sorted(self.data)} are not "
+                             f"the columns {self.columns}")
+        sizes = {len(v) for v in self.data.values()}
+        if len(sizes) > 1:
+            raise ValueError(f"table {self.name!r}: columns of different lengths {sizes}")
+        size = sizes.pop() if sizes else 0
+        object.__setattr__(self, "rows", ColumnRows(self.columns, self.data, size))

@@ -97,5 +97,5 @@ def test_the_quickstart_example_runs(monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert "more costly, more effective" in printed
     assert "engine passes: 2" in printed
-    assert "('psa_summary', 'psa', 'ceac', 'evpi', 'evppi', 'variance', 'parameters')" \
-        in printed
+    assert ("('psa_summary', 'psa', 'ceac', 'evpi', 'evppi', 'variance', 'inmb_curve', "
+            "'info_rank', 'psa_convergence', 'parameters')") in printed

@@ -97,11 +97,11 @@ def benefit_risk(new: Columns, ref: Columns, new_events: Sequence[str],
     for years in DEATH_YEARS:
         if years > horizon:
             continue
-        rows.append(_row("all-cause death", f"deaths within {years:g} years",
+        rows.append(_row("all-cause death", f"deaths within {_years(years)}",
                          (new["died"] == 1) & (new["end_time"] <= years),
                          (ref["died"] == 1) & (ref["end_time"] <= years),
                          per_1000=True, fewer_is_better=True, patients=True))
-    span = "lifetime" if math.isinf(horizon) else f"{horizon:g} years"
+    span = "lifetime" if math.isinf(horizon) else _years(horizon)
     rows.append(_row("all-cause death", f"deaths within the horizon ({span})",
                      new["died"] == 1, ref["died"] == 1,
                      per_1000=True, fewer_is_better=True, patients=True))
@@ -125,3 +125,8 @@ def benefit_risk(new: Columns, ref: Columns, new_events: Sequence[str],
                          np.zeros(len(new["qaly"]), dtype=bool), per_1000=True,
                          fewer_is_better=True, patients=True))
     return rows
+
+
+def _years(years: float) -> str:
+    """``1 year``, ``5 years``, ``2.5 years``."""
+    return f"{years:g} year" + ("" if years == 1 else "s")

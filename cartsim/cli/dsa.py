@@ -41,7 +41,7 @@ def dsa(scenario: Path, names: tuple[str, ...], patients: int | None, seed: int 
     Example:
       cartsim dsa scenarios/base.toml --patients 2000
     """
-    from cartsim.report.terminal import table_summary
+    from cartsim.report.terminal import dsa_summary
     from cartsim.study.dsa import dsa_ranges, one_way
     from cartsim.study.prepare import prepare
 
@@ -56,7 +56,7 @@ def dsa(scenario: Path, names: tuple[str, ...], patients: int | None, seed: int 
                            names=list(names) or None, progress=progress.update)
 
     execute(study, target, overwrite=overwrite, quiet=quiet,
-            summary=lambda result: table_summary(result.table("tornado")))
+            summary=dsa_summary)
 
 
 @click.command()
@@ -76,7 +76,7 @@ def sweep(scenario: Path, grid_items: tuple[str, ...], patients: int | None, see
       cartsim sweep scenarios/base.toml --grid car_t.relapse.rate=0,0.05,0.1 \\
           --grid costs.car_t.product=300000,450000
     """
-    from cartsim.report.terminal import table_summary
+    from cartsim.report.terminal import sweep_summary
     from cartsim.study.dsa import sweep as sweep_study
     from cartsim.study.prepare import prepare
 
@@ -92,7 +92,7 @@ def sweep(scenario: Path, grid_items: tuple[str, ...], patients: int | None, see
                                progress=progress.update)
 
     execute(study, target, overwrite=overwrite, quiet=quiet,
-            summary=lambda result: table_summary(result.table("sweep")))
+            summary=sweep_summary)
 
 
 def parse_grid(items: Sequence[str]) -> dict[str, tuple[float, ...]]:

@@ -41,6 +41,8 @@ R = TypeVar("R", bound="Tabled")
 Bar = Callable[[int | None, str], AbstractContextManager[Any]]
 """``bar(length, label)``: a progress bar whose ``update(k)`` a study is handed as its
 ``progress`` callback (``length`` None: the work is not known in advance)."""
+PROGRESS_ROWS = 100_000
+"""Long tables (--trace) with at least this many rows are written under a progress bar."""
 
 
 def _fail(err: BaseException, debug: bool) -> None:
@@ -79,7 +81,6 @@ def execute(study: Callable[[Bar], R], target: Path, *, overwrite: bool, quiet: 
     checkpoints beside the folder); ``after_write`` runs once the folder is written,
     still under the lock. Returns the study's result (e.g. for an exit code).
     """
-    from cartsim.report.folder import folder_files
 
     def bar(length: int | None, label: str) -> ProgressBar[Any]:
         return progress_bar(length, label, quiet)
@@ -89,24 +90,36 @@ def execute(study: Callable[[Bar], R], target: Path, *, overwrite: bool, quiet: 
         with run_lock(target):
             check_run_folder(target, overwrite=overwrite)
             result = study(bar)
-            count = _write(target, result, overwrite=overwrite, xlsx=xlsx)
+            count = _write(target, result, overwrite=overwrite, xlsx=xlsx, bar=bar)
             if after_write is not None:
                 after_write()
     else:
         check_run_folder(target, overwrite=overwrite)
         result = study(bar)
-        files = folder_files(result)
+        files = _files(result, bar)
         book = workbook_from_files(files) if xlsx else None
         with run_lock(target):
             count = _write_files(target, files, book, overwrite=overwrite)
-    print_summary(summary(result), count, target, quiet)
+    from cartsim.report.terminal import overrides_line
+
+    echoed = overrides_line(result.manifest)
+    print_summary(summary(result) + (f"\n\n{echoed}" if echoed else ""), count, target, quiet)
     return result
 
 
-def _write(target: Path, result: Tabled, *, overwrite: bool, xlsx: bool) -> int:
-    from cartsim.report.folder import folder_files
+def _files(result: Tabled, bar: Bar) -> dict[str, str]:
+    """The folder's files; a progress bar while long per-patient tables are written."""
+    from cartsim.report.folder import folder_files, long_table_rows
 
-    files = folder_files(result)
+    rows = long_table_rows(result)
+    if rows < PROGRESS_ROWS:
+        return folder_files(result)
+    with bar(rows, f"Writing {rows:,} rows of per-patient tables") as progress:
+        return folder_files(result, progress.update)
+
+
+def _write(target: Path, result: Tabled, *, overwrite: bool, xlsx: bool, bar: Bar) -> int:
+    files = _files(result, bar)
     return _write_files(target, files, workbook_from_files(files) if xlsx else None,
                         overwrite=overwrite)
 
@@ -116,7 +129,7 @@ def _write_files(target: Path, files: dict[str, str], book: bytes | None, *,
     write_run_folder(target, files, overwrite=overwrite)
     if book is not None:
         write_file(target / WORKBOOK, book)
-    return len(files)
+    return len(files) + (book is not None)
 
 
 def print_summary(summary: str, count: int, target: Path, quiet: bool) -> None:

@@ -15,7 +15,7 @@ import json
 import math
 import platform
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,11 +23,14 @@ import numpy as np
 
 from cartsim.report.render import table_to_csv, table_to_markdown
 from cartsim.study.result import Tabled
+from cartsim.table import ColumnTable
 
 
-def folder_files(result: Tabled) -> dict[str, str]:
+def folder_files(result: Tabled, progress: Callable[[int], None] | None = None
+                 ) -> dict[str, str]:
     """File name -> content: each table as CSV and (unless too long to read) Markdown,
-    then ``run.json`` from the result's manifest.
+    then ``run.json`` from the result's manifest. ``progress(rows)`` as the rows of long
+    (column) tables are written: see :func:`long_table_rows`.
 
     >>> from cartsim.scenario.load import example_scenario
     >>> from cartsim.study.run import run
@@ -40,7 +43,7 @@ def folder_files(result: Tabled) -> dict[str, str]:
         raise ValueError(msg)
     files: dict[str, str] = {}
     for table in result.all_tables:
-        files[f"{table.name}.csv"] = table_to_csv(table)
+        files[f"{table.name}.csv"] = table_to_csv(table, progress)
         if table.markdown:
             files[f"{table.name}.md"] = table_to_markdown(table)
     m = result.manifest
@@ -50,6 +53,12 @@ def folder_files(result: Tabled) -> dict[str, str]:
         extra=m.extra)
     files["run.json"] = manifest_to_json(manifest)
     return files
+
+
+def long_table_rows(result: Tabled) -> int:
+    """Rows of the result's column tables (a run's patients and trace), whose writing
+    the CLI shows with a progress bar."""
+    return sum(len(t.rows) for t in result.all_tables if isinstance(t, ColumnTable))
 
 
 def sha256_text(text: str) -> str:

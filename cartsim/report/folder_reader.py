@@ -29,10 +29,12 @@ _FLOAT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 _MD_CELL_SPLIT = re.compile(r"(?<!\\)\|")
 
 #: Tables in the order a reader wants them; any other table follows, then the inputs.
-TABLE_ORDER = ("summary", "psa_summary", "tornado", "threshold", "sweep", "costs",
+TABLE_ORDER = ("summary", "psa_summary", "tornado", "threshold", "sweep", "compare", "forest",
+               "costs",
                "cost_composition", "events",
                "deaths", "benefit_risk", "subgroups", "cost_over_time", "state_occupancy",
-               "ceac", "evpi", "evppi", "variance", "dsa", "psa", "patients", "trace")
+               "ceac", "evpi", "evppi", "info_rank", "inmb_curve", "psa_convergence",
+               "variance", "dsa", "psa", "patients", "trace")
 INPUTS_TABLE = "parameters"
 
 
@@ -161,7 +163,11 @@ class ResultsFolder:
         return tuple(str(v) for v in values) if isinstance(values, list) else ()
 
     def label(self, strategy: str) -> str:
-        """The strategy's display label (from summary.csv), else its key."""
+        """The strategy's display label (run.json's settings, else summary.csv), else its
+        key: the same label in every folder's report and plots."""
+        labels = self.settings.get("strategy_labels")
+        if isinstance(labels, Mapping) and labels.get(strategy):
+            return str(labels[strategy])
         summary = self.tables.get("summary")
         if summary is not None and "label" in summary.columns:
             for rec in summary.records():

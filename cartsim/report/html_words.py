@@ -1,7 +1,7 @@
 """Key results in words, read from a results folder's tables.
 
 Each sentence states numbers exactly as the tables hold them (rounded for
-reading: money to the unit, QALYs to 3 decimals, shares to 0.1 %), so a reader
+reading: money to the unit, QALYs to 3 decimals, shares to 0.1%), so a reader
 can find every figure again in a CSV. Plain text; the HTML layer escapes it.
 """
 
@@ -22,9 +22,9 @@ def money_text(value: float, unit: str) -> str:
 
 
 def percent_text(share: float) -> str:
-    """``62 %`` or ``62.3 %``: a share to 0.1 %, trailing zero dropped."""
-    text = f"{100.0 * share:.1f}".removesuffix(".0")
-    return f"{text} %"
+    """``62.0%``: a share to 0.1%, the one percentage format of the report and terminal."""
+    text = f"{100.0 * share:.1f}"
+    return f"{'0.0' if text == '-0.0' else text}%"
 
 
 def wtp_text(lam: float, unit: str) -> str:
@@ -133,15 +133,24 @@ def psa_sentences(folder: ResultsFolder) -> list[str]:
             out.append(f"The expected value of perfect information at {wtp_text(lam, unit)} is "
                        f"{money_text(as_float(rec['evpi_per_patient']), unit)} per patient.")
     evppi = folder.tables.get("evppi")
-    if evppi is not None and evppi.rows and folder.wtp:
-        lam = folder.wtp[-1]
-        col = f"evppi_{_wtp_key(lam)}"
-        if col in evppi.columns:
-            best = max(evppi.records(), key=lambda r: as_float(r[col]))
-            out.append(f"At {wtp_text(lam, unit)} the parameter whose uncertainty matters most "
-                       f"is {best['parameter']} (EVPPI "
-                       f"{money_text(as_float(best[col]), unit)} per patient).")
+    if evppi is not None and evppi.rows:
+        out.append(evppi_sentence(folder, evppi))
     return out
+
+
+def evppi_sentence(folder: ResultsFolder, evppi: FolderTable) -> str:
+    """The parameter whose uncertainty matters most: evppi.csv's first row (the table is
+    sorted by each parameter's largest EVPPI over the WTPs), at the WTP of that value."""
+    unit, cols = folder.money_unit, [c for c in evppi.columns if c.startswith("evppi_")]
+    best = evppi.records()[0]
+    values = [(as_float(best[c]), c) for c in cols]
+    top, col = max(values, key=lambda v: v[0], default=(0.0, ""))
+    if top <= 0.0:
+        return ("No parameter has a non-zero EVPPI at any WTP: resolving any one parameter's "
+                "uncertainty would not change the decision.")
+    lam = float(col[len("evppi_"):])
+    return (f"The parameter whose uncertainty matters most is {best['parameter']} (EVPPI "
+            f"{money_text(top, unit)} per patient at {wtp_text(lam, unit)}).")
 
 
 def dsa_sentences(folder: ResultsFolder, top: int = 3) -> list[str]:
@@ -183,6 +192,12 @@ def threshold_sentences(folder: ResultsFolder) -> list[str]:
     return out
 
 
+def _plain(value: object) -> str:
+    """A swept value as written: 450,000 or 0.05."""
+    number = as_float(value)
+    return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.4g}"
+
+
 def _value(value: object, unit: object, money_unit: str) -> str:
     number = as_float(value)
     if unit == "currency":
@@ -190,10 +205,37 @@ def _value(value: object, unit: object, money_unit: str) -> str:
     return f"{number:.4g} {unit or ''}".rstrip()
 
 
+def varied_sentences(folder: ResultsFolder) -> list[str]:
+    """compare.csv (per scenario) or sweep.csv (per combination): the increments and
+    whether the strategy is cost-effective at the largest WTP."""
+    unit = folder.money_unit
+    out = []
+    for name in ("compare", "sweep"):
+        table = folder.tables.get(name)
+        if table is None or not folder.wtp or "strategy" not in table.columns:
+            continue
+        grid = table.columns[:table.columns.index("strategy")] if name == "sweep" else ()
+        lam = folder.wtp[-1]
+        for rec in table.records():
+            dc, dq = _num(rec["inc_cost"]), _num(rec["inc_qaly"])
+            inmb = _num(rec.get(f"inmb_{_wtp_key(lam)}"))
+            if dc is None or dq is None or inmb is None:
+                continue
+            which = (f"In {rec['scenario']}" if name == "compare" else "With " + ", ".join(
+                f"{g} = {_plain(rec[g])}" for g in grid))
+            s = folder.label(str(rec["strategy"]))
+            verdict = "cost-effective" if inmb > 0 else "not cost-effective"
+            out.append(f"{which}, {s} costs {money_text(abs(dc), unit)} "
+                       f"{'more' if dc >= 0 else 'less'} and gives {abs(dq):.3f} "
+                       f"{'more' if dq >= 0 else 'fewer'} QALYs; at {wtp_text(lam, unit)} its "
+                       f"INMB is {money_text(inmb, unit)}: {verdict}.")
+    return out
+
+
 def key_sentences(folder: ResultsFolder) -> list[str]:
     """Every key result this folder's tables support, run first, then PSA, then DSA."""
     out = (run_sentences(folder) + psa_sentences(folder) + dsa_sentences(folder)
-           + threshold_sentences(folder))
+           + threshold_sentences(folder) + varied_sentences(folder))
     if folder.changed:
         out.append("Warning: these files differ from the checksums recorded in run.json "
                    f"(edited or missing since the run): {', '.join(folder.changed)}.")

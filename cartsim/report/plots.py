@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from cartsim.report import plots_budget, plots_psa, plots_run
+from cartsim.report import plots_budget, plots_psa, plots_run, plots_study, plots_voi
 from cartsim.report.folder_reader import ResultsFolder
 from cartsim.report.plots_base import PlotSkipped, figure_files, plot_style
 
@@ -55,9 +55,38 @@ PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("evppi", "EVPPI by parameter",
              "Expected value of partial perfect information per patient for the parameters "
              "whose uncertainty matters most to the decision.", plots_psa.evppi_bars),
+    PlotSpec("evpi", "Expected value of perfect information against WTP",
+             "EVPI per patient (and in the population, with --population) at each willingness "
+             "to pay: the most a decision maker should pay to remove all uncertainty.",
+             plots_voi.evpi_curve),
+    PlotSpec("info_rank", "Information-rank plot",
+             "Each parameter's EVPPI as a percentage of the EVPI at the same WTP, in the order "
+             "of evppi.csv; parameters at 0 everywhere are left out.", plots_voi.info_rank),
+    PlotSpec("inmb_curve", "Expected incremental benefit against WTP",
+             "Mean incremental net monetary benefit per patient over the PSA draws, with the "
+             "band holding 95% of the draws; above 0 the strategy is cost-effective.",
+             plots_voi.inmb_curve),
+    PlotSpec("psa_convergence", "PSA convergence",
+             "Running mean of the incremental net monetary benefit over the first k draws, "
+             "with a +/- 1.96 MCSE band, at each WTP: enough draws when the curve is flat "
+             "inside a band narrow enough for the decision.", plots_voi.convergence),
     PlotSpec("tornado", "Tornado diagram",
              "Incremental net monetary benefit with each parameter at its low and high value, "
              "all others at their base values.", plots_psa.tornado),
+    PlotSpec("sweep_lines", "One-way sweep",
+             "Incremental net monetary benefit per patient at each WTP against the swept "
+             "parameter (every other input at its base value).", plots_study.sweep_lines),
+    PlotSpec("sweep_heat_map", "Two-way sweep heat map",
+             "Incremental net monetary benefit per patient at the largest WTP on the grid of "
+             "the two swept parameters; blue cells are cost-effective, red are not.",
+             plots_study.sweep_heat_map),
+    PlotSpec("threshold_inmb", "INMB against the threshold parameter",
+             "Incremental net monetary benefit at the ends of the search range and at the "
+             "threshold (joined by straight lines), the threshold marked with its Monte Carlo "
+             "95% interval.", plots_study.threshold_inmb),
+    PlotSpec("forest", "Scenario forest plot",
+             "Incremental net monetary benefit per patient of each scenario compared, with its "
+             "Monte Carlo 95% interval (+/- 1.96 MCSE), at each WTP.", plots_study.forest),
     PlotSpec("state_occupancy", "State occupancy over time",
              "Share of patients in each state of each strategy's pathway, and dead.",
              plots_run.state_occupancy),

@@ -34,8 +34,10 @@ STYLE = {
 }
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
            "#17becf", "#bcbd22", "#7f7f7f")
-TABLE_SOURCE = {"psa": "cartsim psa", "ceac": "cartsim psa", "evppi": "cartsim psa",
-                "tornado": "cartsim dsa"}
+TABLE_SOURCE = {**dict.fromkeys(("psa", "ceac", "evpi", "evppi", "info_rank", "inmb_curve",
+                                  "psa_convergence"), "cartsim psa"),
+                "tornado": "cartsim dsa", "sweep": "cartsim sweep",
+                "threshold": "cartsim threshold", "forest": "cartsim compare"}
 YEARS_LABEL = "Years since the start of treatment"
 
 

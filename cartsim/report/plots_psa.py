@@ -156,8 +156,9 @@ def tornado(folder: ResultsFolder) -> Figure:
         ax.set_xlabel(f"Incremental net monetary benefit per patient at WTP {money(lam)} per "
                       f"QALY ({folder.money_unit})")
         money_ticks(ax.xaxis)
+        # Two lines: with long strategy labels one line ran off the figure.
         ax.set_title(f"Tornado: {plain(folder.label(s))} vs "
-                     f"{plain(folder.label(folder.comparator or ''))} (base case INMB "
+                     f"{plain(folder.label(folder.comparator or ''))}\n(base case INMB "
                      f"{money(base)})")
     legend_below(fig, [Patch(color=TORNADO_LOW, label="parameter at its low value"),
                        Patch(color=TORNADO_HIGH, label="parameter at its high value"),

@@ -144,6 +144,9 @@ def remission_survival(folder: ResultsFolder) -> Figure:
     return fig
 
 
+FAVOURS_STRATEGY, FAVOURS_COMPARATOR = "#1f77b4", "#ff7f0e"
+
+
 def benefit_risk(folder: ResultsFolder) -> Figure:
     """Differences per 1,000 patients treated (deaths, cancers, infections, flares, added
     harms), coloured by the arm each difference favours."""
@@ -156,7 +159,9 @@ def benefit_risk(folder: ResultsFolder) -> Figure:
     heights = [len([r for r in recs if r["strategy"] == s]) for s in strategies]
     fig, axes = new_figure(1, len(strategies), width=8.0 * len(strategies),
                            height=max(3.5, 1.4 + 0.3 * max(heights)))
-    colour = {"strategy": "#2ca02c", "comparator": "#d62728", "neither": "#7f7f7f"}
+    # Colour says whom a difference favours, nothing else (blue/orange: colour-blind safe).
+    colour = {"strategy": FAVOURS_STRATEGY, "comparator": FAVOURS_COMPARATOR,
+              "neither": "#9e9e9e"}
     for ax, s in zip(axes[0], strategies, strict=True):
         rows = [r for r in recs if r["strategy"] == s]
         diff = np.array([as_float(r["difference"]) for r in rows])
@@ -171,8 +176,13 @@ def benefit_risk(folder: ResultsFolder) -> Figure:
         ax.set_xlabel(f"Difference per 1,000 patients treated: {plain(folder.label(s))}\n"
                       f"minus {plain(comparator)} (error bars: 95% interval)")
         ax.set_title("All-cause deaths, outcomes of both arms, and added harms")
-    legend_below(fig, [Patch(color=colour["strategy"], label="favours the strategy"),
-                       Patch(color=colour["comparator"], label="favours the comparator")])
+    shown = {str(r["favours"]) for r in recs}
+    names = " / ".join(plain(folder.label(s)) for s in strategies)
+    words = {"strategy": f"favours {names}",
+             "comparator": f"favours {plain(folder.label(str(recs[0]['comparator'])))}",
+             "neither": "no difference"}
+    legend_below(fig, [Patch(color=colour[k], label=words[k])
+                       for k in ("strategy", "comparator", "neither") if k in shown])
     return fig
 
 

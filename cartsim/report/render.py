@@ -12,13 +12,16 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeGuard
 
 import numpy as np
 
-from cartsim.table import FORMAT_KINDS, MISSING, Table
+from cartsim.table import FORMAT_KINDS, MISSING, ColumnTable, Table
+
+CSV_CHUNK_ROWS = 65_536
+"""Rows of a ColumnTable rendered at a time: bounds the memory of the cells as strings."""
 
 
 def _is_bool(value: object) -> TypeGuard[bool | np.bool_]:
@@ -67,13 +70,16 @@ def _csv_cell(value: object, table: Table, column: str, index: int) -> str:
     )
 
 
-def table_to_csv(table: Table) -> str:
+def table_to_csv(table: Table, progress: Callable[[int], None] | None = None) -> str:
     """Render `table` as exact, machine-readable CSV.
 
     Parameters
     ----------
     table : Table
-        The table to render.
+        The table to render; a :class:`~cartsim.table.ColumnTable` is rendered by column
+        in bulk (the same cells, but -0.0 written as 0.0).
+    progress : callable, optional
+        For a ColumnTable: called with the number of rows after each piece written.
 
     Returns
     -------
@@ -89,6 +95,8 @@ def table_to_csv(table: Table) -> str:
     TypeError
         If a cell is not None, bool, int, float or str.
     """
+    if isinstance(table, ColumnTable):
+        return "".join(column_csv_chunks(table, progress))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(table.columns)
@@ -98,6 +106,70 @@ def table_to_csv(table: Table) -> str:
             for column, value in zip(table.columns, row, strict=True)
         )
     return buffer.getvalue()
+
+
+def _csv_text(value: str) -> str:
+    """A text cell as csv.writer (QUOTE_MINIMAL) writes it."""
+    if any(c in value for c in ',"\n\r'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _column_cells(table: ColumnTable, name: str, lo: int, hi: int) -> list[str]:
+    """Rows lo..hi of one column as CSV cells, exactly as :func:`_csv_cell` writes them
+    (floats by repr, -0.0 as 0.0, missing as NA), in bulk."""
+    col = table.data[name]
+    missing = None
+    if isinstance(col, np.ma.MaskedArray):
+        missing = np.ma.getmaskarray(col)[lo:hi]
+        col = col.data
+    part = col[lo:hi]
+    kind = part.dtype.kind
+    if kind == "f":
+        nan = np.isnan(part)
+        if np.isinf(part).any():
+            i = lo + int(np.flatnonzero(np.isinf(part))[0])
+            raise ValueError(f"table {table.name!r}, column {name!r}, rows[{i}]: value "
+                             f"{float(col[i])!r} is not finite")
+        # + 0.0 turns -0.0 into 0.0: a sign nobody can act on (a zero QALY loss).
+        values = np.where(nan, 0.0, part) + 0.0
+        unique, where = np.unique(values, return_inverse=True)
+        if 2 * unique.size <= values.size:  # repeated values (rates, zeros): repr each once
+            texts = list(map(repr, unique.tolist()))
+            cells = [texts[i] for i in where.tolist()]
+        else:
+            cells = list(map(repr, values.tolist()))
+        missing = nan if missing is None else missing | nan
+    elif kind == "b":
+        cells = ["true" if v else "false" for v in part.tolist()]
+    elif kind in "iu":
+        cells = list(map(str, part.tolist()))
+    else:
+        words: list[str] = part.tolist()
+        if not all(type(v) is str for v in words):
+            words = [MISSING if v is None else str(v) for v in words]
+        joined = "".join(words)
+        # Most text (states, events, ids) needs no quoting: one scan of the whole piece.
+        quote = any(c in joined for c in ',"\n\r')
+        cells = [_csv_text(v) for v in words] if quote else words
+    if missing is not None and missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            cells[i] = MISSING
+    return cells
+
+
+def column_csv_chunks(table: ColumnTable, progress: Callable[[int], None] | None = None
+                      ) -> Iterator[str]:
+    """A ColumnTable's CSV in pieces (header first), ``CSV_CHUNK_ROWS`` rows each;
+    ``progress(rows)`` after each piece."""
+    yield ",".join(_csv_text(c) for c in table.columns) + "\n"
+    size = len(table.rows)
+    for lo in range(0, size, CSV_CHUNK_ROWS):
+        hi = min(size, lo + CSV_CHUNK_ROWS)
+        cells = [_column_cells(table, c, lo, hi) for c in table.columns]
+        yield "\n".join(map(",".join, zip(*cells, strict=True))) + "\n"
+        if progress is not None:
+            progress(hi - lo)
 
 
 def _non_finite(number: float) -> str:

@@ -25,6 +25,7 @@ from cartsim.analysis.compare import (
 from cartsim.errors import Problem, ScenarioError, UsageError
 from cartsim.scenario.load import load_scenario, read_toml
 from cartsim.scenario.model import Scenario
+from cartsim.study.compare_tables import forest_table
 from cartsim.study.prepare import prepare
 from cartsim.study.result import Manifest, Tabled
 from cartsim.study.run_tables import ICER_NOTE
@@ -163,12 +164,14 @@ def compare_scenarios(scenarios: Sequence[Scenario], *, patients: int | None = N
         {"scenarios": len(rows), "patients": max((r.patients for r in rows), default=0)},
         engine,
         {"strategies": list(first.strategies), "comparator": run.comparator,
+         "strategy_labels": {k: first.strategy_labels.get(k, k) for k in first.strategies},
          "wtp": list(run.wtp), "currency": run.reported_currency,
          "price_year": run.reported_price_year, "patients": n,
          "common_random_numbers": True, "scenarios": described},
         {"overrides": list(first.overrides), "simulations": simulations,
          "evaluations": evaluations})
-    return ComparisonResult(tuple(scenarios), tuple(rows), n, root, engine, (table,), manifest)
+    return ComparisonResult(tuple(scenarios), tuple(rows), n, root, engine,
+                            (table, forest_table(table, run.wtp)), manifest)
 
 
 def _num(x: float | None) -> float | None:

@@ -16,6 +16,7 @@ from cartsim.analysis.psa import (
     variance_split,
 )
 from cartsim.analysis.voi import NEGLIGIBLE, evppi_by_parameter
+from cartsim.study.psa_curve_tables import curve_tables
 from cartsim.study.run_tables import ICER_NOTE
 from cartsim.table import Table, wtp_key
 
@@ -234,5 +235,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
 def psa_tables(res: PsaResult, population: Population | None = None) -> list[Table]:
     grid = wtp_grid(res.scenario.run.wtp)
     joint = [correlation_check_table(res)] if res.scenario.joint.correlations else []
+    evppi = evppi_table(res)
     return [summary_table(res), draws_table(res), ceac_table(res, grid),
-            evpi_table(res, grid, population), evppi_table(res), variance_table(res), *joint]
+            evpi_table(res, grid, population), evppi, variance_table(res), *joint,
+            *curve_tables(res, grid, evppi)]

@@ -100,6 +100,7 @@ def scenario_settings(scenario: Scenario, rates: Rates) -> dict[str, object]:
     return {
         "model": scenario.model, "title": scenario.title,
         "strategies": list(scenario.strategies), "comparator": run.comparator,
+        "strategy_labels": {s: scenario.strategy_labels.get(s, s) for s in scenario.strategies},
         "horizon": horizon_label(run.horizon),
         "discount_costs": run.discount_costs, "discount_outcomes": run.discount_outcomes,
         "discount_convention": run.convention,

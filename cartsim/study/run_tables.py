@@ -122,7 +122,10 @@ def summary_table(result: RunResult, incs: Mapping[str, Increment],
                     "patients": "int", "evly": "qaly", "inc_evlyg": "qaly",
                     "icer_evlyg": "money"})
     formats.update(dict.fromkeys(nhb_columns(run.wtp), "qaly"))
-    notes = (f"Discounted values at {run.discount_costs:g} (costs) and {run.discount_outcomes:g} "
+    notes = ("Discounted: cost, qaly, ly, evly and every inc_*, icer*, inmb_* and nhb_* column; "
+             "undiscounted: the *_undisc columns and remission_years (mean years in drug-free "
+             "remission).",
+             f"Discounted values at {run.discount_costs:g} (costs) and {run.discount_outcomes:g} "
              f"(outcomes) per year, {run.convention} convention; horizon "
              f"{horizon_label(run.horizon)}; {run.reported_currency} {run.reported_price_year}; "
              f"perspective: {run.perspective}.",

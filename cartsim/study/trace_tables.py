@@ -18,11 +18,24 @@ from cartsim.outcomes.discounting import (
     mean_discount_factor,
 )
 from cartsim.study.result import RunResult
-from cartsim.table import Table
+from cartsim.table import ColumnTable
 from cartsim.vocabulary import DEAD, cost_categories
 
+TRACE_COLUMNS = ("patient_id", "strategy", "row", "kind", "time", "end", "state_from",
+                 "state_to", "event", "count", "cost_rate", "utility", "unit_cost",
+                 "unit_qaly_loss", "cost", "cost_undisc", "qaly", "qaly_undisc", "ly",
+                 "ly_undisc")
+TRACE_NOTES = ("kind=sojourn: a stay in state_from over [time, end]; kind=event: a one-off "
+               "event at time (state_to 'dead' for deaths); kind=recurring: count events "
+               "during the sojourn [time, end], discounted at the sojourn's mean discount "
+               "factor; kind=censored: alive at the horizon.",)
+KINDS = np.array(["sojourn", "recurring", "event", "censored"], dtype=object)
+LAST = 1 << 40
+"""The sequence number of a censoring row: after every other row of its patient."""
 
-def patients_table(result: RunResult) -> Table:
+
+def patients_table(result: RunResult) -> ColumnTable:
+    """One row per patient and strategy: the per-patient outcome columns, by column."""
     first = next(iter(result.outcomes.values()))
     cats = cost_categories(first.columns)
     value_cols = ["cost", "cost_undisc", *[f"cost_{c}" for c in cats],
@@ -31,110 +44,173 @@ def patients_table(result: RunResult) -> Table:
     labels = sorted({e for o in result.outcomes.values() for e in o.event_names} - {"start"})
     columns = ("patient_id", "strategy", "group", "age", "sex", *value_cols, "cause",
                *[f"n_{e}" for e in labels])
-    cohort = result.cohort
-    rows = []
+    cohort, n = result.cohort, first.n
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
     for s, o in result.outcomes.items():
         cols = o.columns
-        cause_names = [*o.cause_names]
-        for i in range(first.n):
-            c = int(cols["cause"][i])
-            rows.append((cohort.patient_id[i], s, cohort.group[i], float(cohort.age[i]),
-                         "female" if cohort.female[i] else "male",
-                         *[float(cols[k][i]) if k != "died" else int(cols[k][i])
-                           for k in value_cols],
-                         "alive" if c == ALIVE else cause_names[c],
-                         *[int(cols[f"n_{e}"][i]) if f"n_{e}" in cols else 0 for e in labels]))
-    return Table("patients", "Per-patient results", columns, tuple(rows), markdown=False)
+        causes = np.array(["alive", *o.cause_names], dtype=object)
+        code = np.asarray(cols["cause"][:n], dtype=np.int64)
+        found = {"patient_id": np.array(cohort.patient_id[:n], dtype=object),
+                 "strategy": np.full(n, s, dtype=object),
+                 "group": np.array(cohort.group[:n], dtype=object),
+                 "age": np.asarray(cohort.age[:n], dtype=float),
+                 "sex": np.where(np.asarray(cohort.female[:n]), "female", "male").astype(object),
+                 "cause": causes[np.where(code == ALIVE, 0, code + 1)]}
+        found |= {k: np.asarray(cols[k][:n], dtype=np.int64 if k == "died" else float)
+                  for k in value_cols}
+        found |= {f"n_{e}": np.asarray(cols[f"n_{e}"][:n], dtype=np.int64)
+                  if f"n_{e}" in cols else np.zeros(n, dtype=np.int64) for e in labels}
+        for c in columns:
+            parts[c].append(found[c])
+    data = {c: np.concatenate(v) if v else np.zeros(0) for c, v in parts.items()}
+    return ColumnTable("patients", "Per-patient results", columns, (), markdown=False,
+                       data=data)
 
 
-def trace_table(result: RunResult) -> Table:
-    """Sojourns, events and recurring-event counts with the amounts each accrued."""
-    columns = ("patient_id", "strategy", "row", "kind", "time", "end", "state_from", "state_to",
-               "event", "count", "cost_rate", "utility", "unit_cost", "unit_qaly_loss", "cost",
-               "cost_undisc", "qaly", "qaly_undisc", "ly", "ly_undisc")
-    rc, ro = result.rates.costs, result.rates.outcomes
+def _group_tables(result: RunResult, s: str, log: EventLog) -> tuple[np.ndarray, ...]:
+    """Per patient group (rows) and state or event (columns): the state's cost rate and
+    utility, the event's unit cost and QALY loss; and each patient's group index."""
+    vals = result.models[s].valuations
     factor = result.scenario.run.cost_factor
-    rows: list[tuple[object, ...]] = []
-    for s, log in result.logs.items():
-        vals = result.models[s].valuations
-        items: list[tuple[int, float, int, tuple[object, ...]]] = []
-        # Each patient's rows in the order they happened (the engine's sequence
-        # numbers); a recurring-count row follows its sojourn.
-        for j in range(len(log.sojourn_patient)):
-            p = int(log.sojourn_patient[j])
-            val = vals[result.cohort.group[p]]
-            state = log.state_names[log.sojourn_state[j]]
-            a, b = float(log.sojourn_start[j]), float(log.sojourn_end[j])
-            rate = sum(val.state_costs.get(state, {}).values()) * factor
-            u = val.state_utility.get(state, 0.0)
-            dc, do = float(discounted_duration(a, b, rc)), float(discounted_duration(a, b, ro))
-            q, q_undisc = u * do, u * (b - a)
-            if val.utility_age_norm is not None:  # utility steps at birthdays
-                qs = adjusted_sojourns(val.utility_age_norm, result.cohort.age[p:p + 1],
-                                       result.cohort.female[p:p + 1], np.array([a]),
-                                       np.array([b]), np.array([u]), ro)
-                q, q_undisc = float(qs[0][0]), float(qs[1][0])
-            items.append((p, a, 2 + int(log.sojourn_seq[j]), (
-                "sojourn", a, b, state, state, "", None, rate, u, None, None,
-                rate * dc, rate * (b - a), q, q_undisc, do, b - a)))
-        for j in range(len(log.recurring_sojourn)):
-            k = int(log.recurring_sojourn[j])
-            p = int(log.sojourn_patient[k])
-            val = vals[result.cohort.group[p]]
-            label = log.event_names[log.recurring_event[j]]
-            n = int(log.recurring_count[j])
-            a, b = float(log.sojourn_start[k]), float(log.sojourn_end[k])
-            state = log.state_names[log.sojourn_state[k]]
-            cost = sum(val.event_costs.get(label, {}).values()) * factor
-            loss = val.event_qaly_loss.get(label, 0.0)
-            mc, mo = float(mean_discount_factor(a, b, rc)), float(mean_discount_factor(a, b, ro))
-            items.append((p, a, 2 + int(log.sojourn_seq[k]), (
-                "recurring", a, b, state, state, label, n, None, None, cost,
-                loss, n * cost * mc, n * cost, -n * loss * mo, -n * loss, 0.0, 0.0)))
-        states = _event_states(log)
-        for j in range(len(log.event_patient)):
-            p = int(log.event_patient[j])
-            val = vals[result.cohort.group[p]]
-            label = log.event_names[log.event_code[j]]
-            t = float(log.event_time[j])
-            cost = sum(val.event_costs.get(label, {}).values()) * factor
-            loss = val.event_qaly_loss.get(label, 0.0)
-            before, after = states[j]
-            items.append((p, t, 2 + int(log.event_seq[j]), (
-                "event", t, t, before, after, label, 1, None, None, cost, loss,
-                cost * float(discount_factor(t, rc)), cost,
-                -loss * float(discount_factor(t, ro)), -loss, 0.0, 0.0)))
-        for p in range(log.n_patients):
-            if log.cause[p] == ALIVE:
-                t = float(log.end_time[p])
-                items.append((p, t, 1 << 40, (
-                    "censored", t, t, "", "", "censored", None, None, None,
-                    None, None, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
-        items.sort(key=lambda it: (it[0], it[2], it[3][0] == "recurring"))
-        row_no: dict[int, int] = {}
-        for p, _, _, data in items:
-            k = row_no.get(p, 0)
-            row_no[p] = k + 1
-            rows.append((result.cohort.patient_id[p], s, k, *data))
-    return Table("trace", "Per-patient event trace", columns, tuple(rows),
-                 ("kind=sojourn: a stay in state_from over [time, end]; kind=event: a one-off "
-                  "event at time (state_to 'dead' for deaths); kind=recurring: count events "
-                  "during the sojourn [time, end], discounted at the sojourn's mean discount "
-                  "factor; kind=censored: alive at the horizon.",), markdown=False)
+    groups = sorted(vals)
+    index = {g: i for i, g in enumerate(groups)}
+    of_patient = np.array([index[g] for g in result.cohort.group[:log.n_patients]],
+                          dtype=np.int64)
+    rate = np.array([[sum(vals[g].state_costs.get(x, {}).values()) * factor
+                      for x in log.state_names] for g in groups]).reshape(len(groups), -1)
+    util = np.array([[vals[g].state_utility.get(x, 0.0) for x in log.state_names]
+                     for g in groups]).reshape(len(groups), -1)
+    cost = np.array([[sum(vals[g].event_costs.get(e, {}).values()) * factor
+                      for e in log.event_names] for g in groups]).reshape(len(groups), -1)
+    loss = np.array([[vals[g].event_qaly_loss.get(e, 0.0) for e in log.event_names]
+                     for g in groups]).reshape(len(groups), -1)
+    return of_patient, rate, util, cost, loss
 
 
-def _event_states(log: EventLog) -> list[tuple[str, str]]:
-    """For each event row: the state before and after it ("dead" after a death)."""
-    order: dict[int, list[tuple[int, str]]] = {}
-    for j in range(len(log.sojourn_patient)):
-        order.setdefault(int(log.sojourn_patient[j]), []).append(
-            (int(log.sojourn_seq[j]), log.state_names[log.sojourn_state[j]]))
-    out: list[tuple[str, str]] = []
-    for j in range(len(log.event_patient)):
-        p, seq = int(log.event_patient[j]), int(log.event_seq[j])
-        stays = order.get(p, [])
-        before = [name for k, name in stays if k < seq]
-        after = [name for k, name in stays if k > seq]
-        nxt = after[0] if after else DEAD if log.cause[p] != ALIVE else ""
-        out.append((before[-1] if before else "", nxt))
-    return out
+def _strategy_trace(result: RunResult, s: str, log: EventLog) -> dict[str, np.ndarray]:
+    """The trace columns of one strategy, rows in each patient's order (the engine's
+    sequence numbers; a recurring-count row after its sojourn; censoring last)."""
+    rc, ro = result.rates.costs, result.rates.outcomes
+    of_patient, rate_tab, util_tab, cost_tab, loss_tab = _group_tables(result, s, log)
+    groups = sorted(result.models[s].valuations)
+    # sojourns
+    sp = np.asarray(log.sojourn_patient, dtype=np.int64)
+    st = np.asarray(log.sojourn_state, dtype=np.int64)
+    a, b = np.asarray(log.sojourn_start, float), np.asarray(log.sojourn_end, float)
+    g = of_patient[sp]
+    rate, u = rate_tab[g, st], util_tab[g, st]
+    dc, do = discounted_duration(a, b, rc), discounted_duration(a, b, ro)
+    q, q_undisc = u * do, u * (b - a)
+    for i, name in enumerate(groups):
+        norm = result.models[s].valuations[name].utility_age_norm
+        rows = np.flatnonzero(g == i)
+        if norm is not None and rows.size:  # utility steps at birthdays
+            age = np.asarray(result.cohort.age, float)[sp[rows]]
+            female = np.asarray(result.cohort.female, bool)[sp[rows]]
+            q[rows], q_undisc[rows] = adjusted_sojourns(norm, age, female, a[rows], b[rows],
+                                                        u[rows], ro)
+    # recurring counts, valued at their sojourn's mean discount factor
+    k = np.asarray(log.recurring_sojourn, dtype=np.int64)
+    rp, re_ = sp[k], np.asarray(log.recurring_event, dtype=np.int64)
+    n = np.asarray(log.recurring_count, dtype=np.int64)
+    ra, rb = a[k], b[k]
+    rcost, rloss = cost_tab[of_patient[rp], re_], loss_tab[of_patient[rp], re_]
+    mc, mo = mean_discount_factor(ra, rb, rc), mean_discount_factor(ra, rb, ro)
+    # one-off events, with the state before and after each
+    ep = np.asarray(log.event_patient, dtype=np.int64)
+    ec = np.asarray(log.event_code, dtype=np.int64)
+    et = np.asarray(log.event_time, float)
+    eseq = np.asarray(log.event_seq, dtype=np.int64)
+    ecost, eloss = cost_tab[of_patient[ep], ec], loss_tab[of_patient[ep], ec]
+    before, after = _event_states(log)
+    # censored at the horizon
+    cp = np.flatnonzero(np.asarray(log.cause) == ALIVE)
+    ct = np.asarray(log.end_time, float)[cp]
+    sseq = np.asarray(log.sojourn_seq, dtype=np.int64)
+    states = np.array([*log.state_names, "", DEAD], dtype=object)
+    events = np.array([*log.event_names, "", "censored"], dtype=object)
+    none_s, none_r, none_e, none_c = (np.full(x.size, np.nan) for x in (a, ra, et, ct))
+    zero_e, zero_c = np.zeros(et.size), np.zeros(ct.size)
+    blank_s = np.full(a.size, len(log.event_names))
+    blank_c = np.full(ct.size, len(log.event_names) + 1)
+    nothing = np.full(ct.size, len(log.state_names))
+    parts = {
+        "patient": (sp, rp, ep, cp),
+        "seq": (2 + sseq, 2 + sseq[k], 2 + eseq, np.full(cp.size, LAST)),
+        "recurring": (np.zeros(a.size, bool), np.ones(k.size, bool), np.zeros(et.size, bool),
+                      np.zeros(cp.size, bool)),
+        "kind": (np.zeros(a.size, int), np.ones(k.size, int), np.full(et.size, 2),
+                 np.full(cp.size, 3)),
+        "time": (a, ra, et, ct), "end": (b, rb, et, ct),
+        "state_from": (st, st[k], before, nothing), "state_to": (st, st[k], after, nothing),
+        "event": (blank_s, re_, ec, blank_c),
+        "count": (none_s, n.astype(float), np.ones(et.size), none_c),
+        "cost_rate": (rate, none_r, none_e, none_c), "utility": (u, none_r, none_e, none_c),
+        "unit_cost": (none_s, rcost, ecost, none_c),
+        "unit_qaly_loss": (none_s, rloss, eloss, none_c),
+        "cost": (rate * dc, n * rcost * mc, ecost * discount_factor(et, rc), zero_c),
+        "cost_undisc": (rate * (b - a), n * rcost, ecost, zero_c),
+        "qaly": (q, -n * rloss * mo, -eloss * discount_factor(et, ro), zero_c),
+        "qaly_undisc": (q_undisc, -n * rloss, -eloss, zero_c),
+        "ly": (do, np.zeros(k.size), zero_e, zero_c),
+        "ly_undisc": (b - a, np.zeros(k.size), zero_e, zero_c),
+    }
+    cols = {name: np.concatenate(p) for name, p in parts.items()}
+    del parts
+    # A stable sort by (patient, sequence, recurring after its sojourn): the order above
+    # breaks any remaining tie, as the rows were once appended.
+    order = np.lexsort((cols["recurring"], cols["seq"], cols["patient"]))
+    for name in list(cols):  # one column at a time, so only one is held twice
+        cols[name] = cols[name][order]
+    patient = cols["patient"]
+    starts = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]]) if patient.size else \
+        np.zeros(0, dtype=np.int64)
+    row = np.arange(patient.size) - np.repeat(starts, np.diff(np.r_[starts, patient.size]))
+    count = np.ma.masked_invalid(cols["count"])
+    return {
+        "patient_id": np.array(result.cohort.patient_id, dtype=object)[patient],
+        "strategy": np.full(patient.size, s, dtype=object), "row": row,
+        "kind": KINDS[cols["kind"]], "time": cols["time"], "end": cols["end"],
+        "state_from": states[cols["state_from"]], "state_to": states[cols["state_to"]],
+        "event": events[cols["event"]],
+        "count": np.ma.MaskedArray(np.nan_to_num(count.data).astype(np.int64),
+                                   mask=np.ma.getmaskarray(count)),
+        **{c: cols[c] for c in TRACE_COLUMNS[10:]}}
+
+
+def trace_table(result: RunResult) -> ColumnTable:
+    """Sojourns, events and recurring-event counts with the amounts each accrued."""
+    parts = [_strategy_trace(result, s, log) for s, log in result.logs.items()]
+    data: dict[str, np.ndarray] = {}
+    for c in TRACE_COLUMNS:
+        cols = [p.pop(c) for p in parts]  # each strategy's column freed once joined
+        if c == "count":  # masked: NA for sojourns and censoring
+            data[c] = np.ma.MaskedArray(np.concatenate([x.data for x in cols]),
+                                        mask=np.concatenate([np.ma.getmaskarray(x)
+                                                             for x in cols]))
+        else:
+            data[c] = np.concatenate(cols) if cols else np.zeros(0)
+    return ColumnTable("trace", "Per-patient event trace", TRACE_COLUMNS, (), TRACE_NOTES,
+                       markdown=False, data=data)
+
+
+def _event_states(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
+    """For each event row: the codes of the state before and after it: len(state_names)
+    for none, len(state_names) + 1 for "dead" (after a death)."""
+    none = len(log.state_names)
+    sp = np.asarray(log.sojourn_patient, dtype=np.int64)
+    key = (sp << 32) | np.asarray(log.sojourn_seq, dtype=np.int64)
+    order = np.argsort(key, kind="stable")
+    key, state = key[order], np.asarray(log.sojourn_state, dtype=np.int64)[order]
+    ep = np.asarray(log.event_patient, dtype=np.int64)
+    at = np.searchsorted(key, (ep << 32) | np.asarray(log.event_seq, dtype=np.int64))
+    prev = np.clip(at - 1, 0, max(key.size - 1, 0))
+    has_before = (at > 0) & (key[prev] >> 32 == ep) if key.size else np.zeros(ep.size, bool)
+    nxt = np.clip(at, 0, max(key.size - 1, 0))
+    has_after = (at < key.size) & (key[nxt] >> 32 == ep) if key.size else np.zeros(ep.size,
+                                                                                    bool)
+    before = np.where(has_before, state[prev] if key.size else none, none)
+    dead = np.asarray(log.cause)[ep] != ALIVE
+    after = np.where(has_after, state[nxt] if key.size else none,
+                     np.where(dead, none + 1, none))
+    return before, after

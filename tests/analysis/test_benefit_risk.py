@@ -40,7 +40,7 @@ def test_signs_words_and_numbers_needed_follow_the_hand_table():
     assert (q.direction, q.favours, q.number_needed_type) == ("more", "strategy", None)
     horizon = rows["deaths within the horizon (20 years)"]
     assert horizon.difference == -250.0
-    assert "deaths within 1 years" in rows  # 1, 5, 10 years and the horizon
+    assert "deaths within 1 year" in rows  # 1, 5, 10 years and the horizon
     # No outcome that only one arm can reach is scored.
     assert not any("relapse" in o or "response" in o for o in rows)
 

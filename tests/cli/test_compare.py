@@ -43,7 +43,17 @@ def test_compare_rows_equal_the_individual_runs_exactly(cli, read_csv, tmp_path,
     assert float(second["change_inc_qaly"]) == float(second["inc_qaly"]) - float(first["inc_qaly"])
     assert float(first["change_inmb_100000"]) == 0.0
     written = {p.name for p in (tmp_path / "cmp").iterdir()}
-    assert written == {"compare.csv", "compare.md", "run.json"}
+    assert written == {"compare.csv", "compare.md", "forest.csv", "forest.md", "run.json"}
+    # The forest plot's table: each row's INMB and its 95% Monte Carlo interval.
+    forest = read_csv(tmp_path / "cmp" / "forest.csv")
+    assert len(forest) == 2 * len(rows)                       # two WTPs
+    for f in forest:
+        row = next(r for r in rows if r["scenario"] == f["scenario"])
+        key = f"inmb_{float(f['wtp']):.0f}"
+        assert (f["inmb"], f["inmb_mcse"]) == (row[key], row[f"{key}_mcse"])
+        inmb, mcse = float(row[key]), float(row[f"{key}_mcse"])
+        assert float(f["inmb_low"]) == pytest.approx(inmb - 1.959964 * mcse, rel=1e-6)
+        assert float(f["inmb_high"]) == pytest.approx(inmb + 1.959964 * mcse, rel=1e-6)
 
 
 def test_compare_is_reproducible_and_common_random_numbers_keep_the_comparator(

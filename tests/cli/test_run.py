@@ -248,26 +248,32 @@ def test_run_printed_summary_matches_summary_csv(kv_text, write_toml, cli, read_
     text = result.stdout
     rows = {r["strategy"]: r for r in read_csv(in_tmp / "results" / "kv" / "summary.csv")}
     assert "500 patients, seed 3" in text
-    for s, r in rows.items():
-        m = re.search(rf"^{s}\s+({MONEY})\s+({QALY})\s+({QALY})$", text, re.MULTILINE)
-        assert m, (s, text)
+    for r in rows.values():                                # strategies go by their labels
+        m = re.search(rf"^{re.escape(r['label'])}\s+({MONEY})\s+({QALY})\s+({QALY})$", text,
+                      re.MULTILINE)
+        assert m, (r["label"], text)
         assert abs(_num(m[1]) - float(r["cost"])) <= 0.5 + 1e-6
         assert abs(_num(m[2]) - float(r["qaly"])) <= 5e-4 + 1e-9
         assert abs(_num(m[3]) - float(r["ly"])) <= 5e-4 + 1e-9
     r = rows["cart"]
-    block = text[text.index("cart vs immunosuppression:"):]
-    m = re.search(rf"incremental cost\s+({MONEY}) \(MCSE ({MONEY})\)", block)
+    label = {k: v["label"] for k, v in rows.items()}
+    block = text[text.index(f"{label['cart']} vs {label['immunosuppression']}:"):]
+    m = re.search(rf"incremental cost\s+({MONEY})\s+\(MCSE ({MONEY})\)", block)
     assert abs(_num(m[1]) - float(r["inc_cost"])) <= 0.5 + 1e-6
     assert abs(_num(m[2]) - float(r["inc_cost_mcse"])) <= 0.5 + 1e-6
-    m = re.search(rf"incremental QALYs\s+({QALY}) \(MCSE ({QALY})\)", block)
+    m = re.search(rf"incremental QALYs\s+({QALY})\s+\(MCSE ({QALY})\)", block)
     assert abs(_num(m[1]) - float(r["inc_qaly"])) <= 5e-4 + 1e-9
     assert abs(_num(m[2]) - float(r["inc_qaly_mcse"])) <= 5e-4 + 1e-9
-    m = re.search(rf"ICER\s+({MONEY}) per QALY \((.+)\)", block)
+    m = re.search(rf"ICER\s+({MONEY})\s+per QALY \((.+)\)", block)
     assert abs(_num(m[1]) - float(r["icer"])) <= 0.5 + 1e-6 and m[2] == r["icer_status"]
     for lam in ("50000", "100000"):
         m = re.search(rf"INMB at {int(lam):,}/QALY\s+({MONEY})", block)
         assert abs(_num(m[1]) - float(r[f"inmb_{lam}"])) <= 0.5 + 1e-6
-    assert re.search(r"Wrote \d+ files to results/kv", text)
+    be = r["break_even_years"]
+    assert (re.search(r"cost offset\s+none\s+within the horizon", block) if be == "NA" else
+            re.search(rf"cost offset after\s+{float(be):.4g}\s+years", block))
+    written = sorted(p.name for p in (in_tmp / "results" / "kv").iterdir())
+    assert f"Wrote {len(written)} files to results/kv" in text
 
 
 def test_run_quiet_prints_nothing(kv_text, write_toml, cli, in_tmp):

@@ -130,8 +130,8 @@ def test_benefit_risk_bars_are_differences_per_1000(known):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["deaths within 5 years",
                                                             "patients with CRS grade 3"]
     assert [p.get_facecolor()[:3] for p in ax.patches] == [
-        pytest.approx((0x2c / 255, 0xa0 / 255, 0x2c / 255)),
-        pytest.approx((0xd6 / 255, 0x27 / 255, 0x28 / 255))]
+        pytest.approx((0x1f / 255, 0x77 / 255, 0xb4 / 255)),    # favours the strategy
+        pytest.approx((0xff / 255, 0x7f / 255, 0x0e / 255))]    # favours the comparator
     assert "per 1,000" in ax.get_xlabel()
 
 

@@ -30,6 +30,24 @@ PROBE = ("<script>window.addEventListener('load',function(){var n=0;"
          "img.setAttribute('data-decoded',img.naturalWidth+'x'+img.naturalHeight);}}"
          "document.body.setAttribute('data-images-decoded',String(n));});</script>")
 """Added to a copy of the page only: marks each image the browser decoded."""
+MEASURE = ("<script>window.addEventListener('load',function(){"
+           "var page=document.documentElement.clientWidth,bad=[];"
+           "for(const t of document.querySelectorAll('table')){"
+           "var box=t.closest('.scroll'),r=t.getBoundingClientRect();"
+           "var name=t.getAttribute('data-table')||t.getAttribute('data-key-table')||t.className;"
+           "if(box){var b=box.getBoundingClientRect(),o=getComputedStyle(box).overflowX;"
+           "if(b.right>page+0.5||(r.width>b.width+0.5&&o!=='auto'&&o!=='scroll')||"
+           "box.scrollWidth+0.5<r.width){bad.push(name);}}"
+           "else if(r.right>page+0.5){bad.push(name);}}"
+           "var b=document.body;b.setAttribute('data-page-width',String(page));"
+           "b.setAttribute('data-document-width',String(document.documentElement.scrollWidth));"
+           "b.setAttribute('data-overflowing',bad.join(' '));"
+           "var k=document.getElementById('key-results').getBoundingClientRect().top,"
+           "s=document.getElementById('settings').getBoundingClientRect().top;"
+           "b.setAttribute('data-key-above-settings',String(k<s));});</script>")
+"""Added to a copy of the page only: measures, as laid out at the window's width, every
+table against the page (a table wider than the page must sit in a box that scrolls
+sideways, which itself fits the page) and where the key results are."""
 
 
 def find_chromium() -> str | None:
@@ -91,6 +109,26 @@ def test_browser_renders_every_element_of_the_report(report, tmp_path):
     assert (f"At 150,000 USD 2024/QALY the incremental net monetary benefit of CD19 CAR-T "
             f"(single infusion) is {inmb:,.0f} USD 2024 per patient") in dom
     assert 'id="key-results"' in dom and 'id="manifest"' in dom
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_table_overflows_the_page_and_the_answer_comes_first(report, tmp_path, width):
+    probe = tmp_path / "measure.html"
+    page = (report / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page                          # the shipped page has none
+    probe.write_text(page.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    done = browse(probe, tmp_path / "profile", f"--window-size={width},900", "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    page_width = int(re.search(r'data-page-width="(\d+)"', dom).group(1))
+    assert width - 20 <= page_width <= width
+    assert f'data-document-width="{page_width}"' in dom   # nothing widens the page
+    assert 'data-overflowing=""' in dom, re.search(r'data-overflowing="[^"]*"', dom).group(0)
+    assert 'data-key-above-settings="true"' in dom
+    assert dom.index('id="key-results"') < dom.index('id="plots"') < dom.index('id="tables"') \
+        < dom.index('id="inputs"') < dom.index('id="settings"') < dom.index('id="manifest"')
+    # The summary's 29 columns do not fit 800 pixels: its box scrolls, it is not clipped.
+    assert 'data-table="summary"' in dom and 'data-key-table="summary"' in dom
 
 
 def test_browser_screenshot_is_a_real_page(report, tmp_path):

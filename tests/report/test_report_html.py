@@ -16,6 +16,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -207,13 +208,15 @@ def test_psa_words_match_ceac_csv(folders):
     for wtp in (50000.0, 100000.0):
         p = next(float(r["probability_cost_effective"]) for r in ceac
                  if float(r["wtp"]) == wtp and r["strategy"] == "cart")
-        share = f"{100 * p:.1f}".removesuffix(".0")
-        # A PSA folder has no summary.csv, so strategies go by their keys.
-        assert (f"At {wtp:,.0f} USD 2024/QALY cart is cost-effective in {share} % "
-                "of 24 draws.") in text
+        # The label, as in the run report (run.json's settings carry it), one % format.
+        assert (f"At {wtp:,.0f} USD 2024/QALY {HOSTILE_LABEL} is cost-effective in "
+                f"{100 * p:.1f}% of 24 draws.") in text
     evppi = read_csv(folders["psa"] / "evppi.csv")
-    top = max(evppi, key=lambda r: float(r["evppi_100000"]))
-    assert f"matters most is {top['parameter']} (EVPPI {float(top['evppi_100000']):,.0f}" in text
+    top = evppi[0]                                    # sorted by its largest value
+    value, wtp = max((float(top[f"evppi_{w}"]), w) for w in (50000, 100000))
+    assert value > 0
+    assert (f"matters most is {top['parameter']} (EVPPI {value:,.0f} USD 2024 per patient at "
+            f"{wtp:,} USD 2024/QALY).") in text
 
 
 def test_dsa_words_match_tornado_csv(folders):
@@ -233,7 +236,49 @@ def test_plots_are_inline_and_missing_ones_are_explained(folders):
     assert "needs psa.csv, which this folder does not have (made by cartsim psa)" in text
     assert "needs tornado.csv" in text
     psa_drawn = {a["data-plot"] for tag, a in outline(folders["psa"]).tags if tag == "img"}
-    assert psa_drawn == {"ce_plane", "ceac_ceaf", "evppi"}
+    assert psa_drawn == {"ce_plane", "ceac_ceaf", "evppi", "evpi", "info_rank", "inmb_curve",
+                         "psa_convergence"}
+
+
+def test_psa_plot_tables_hold_what_the_draws_give(folders):
+    """inmb_curve, psa_convergence and info_rank recomputed from psa.csv, evpi.csv and
+    evppi.csv with plain numpy (the oracle)."""
+    draws = read_csv(folders["psa"] / "psa.csv")
+    dc = np.array([float(r["cost_cart"]) - float(r["cost_immunosuppression"]) for r in draws])
+    dq = np.array([float(r["qaly_cart"]) - float(r["qaly_immunosuppression"]) for r in draws])
+    curve = read_csv(folders["psa"] / "inmb_curve.csv")
+    assert {float(r["wtp"]) for r in curve} >= {0.0, 50000.0, 100000.0, 200000.0}
+    for r in curve:
+        inmb = float(r["wtp"]) * dq - dc
+        np.testing.assert_allclose(float(r["expected_inmb"]), inmb.mean(), rtol=1e-12,
+                                   atol=1e-9)
+        np.testing.assert_allclose([float(r["inmb_low"]), float(r["inmb_high"])],
+                                   np.quantile(inmb, [0.025, 0.975]), rtol=1e-12, atol=1e-9)
+        assert float(r["share_positive"]) == np.mean(inmb > 0)
+    running = read_csv(folders["psa"] / "psa_convergence.csv")
+    assert len(running) == 2 * len(draws)                   # two WTPs, every draw count
+    for r in running:
+        inmb = (float(r["wtp"]) * dq - dc)[:int(r["draws"])]
+        np.testing.assert_allclose(float(r["mean_inmb"]), inmb.mean(), rtol=1e-10)
+        if inmb.size == 1:
+            assert r["mcse"] == r["band_low"] == "NA"
+            continue
+        mcse = inmb.std(ddof=1) / np.sqrt(inmb.size)
+        np.testing.assert_allclose(float(r["mcse"]), mcse, rtol=1e-8)
+        np.testing.assert_allclose(float(r["band_high"]), inmb.mean() + 1.959964 * mcse,
+                                   rtol=1e-6)
+    evpi = {float(r["wtp"]): float(r["evpi_per_patient"])
+            for r in read_csv(folders["psa"] / "evpi.csv")}
+    evppi = read_csv(folders["psa"] / "evppi.csv")
+    rank = read_csv(folders["psa"] / "info_rank.csv")
+    assert [r["parameter"] for r in rank[::2]] == [r["parameter"] for r in evppi]
+    for r in rank:
+        part = next(float(e[f"evppi_{float(r['wtp']):.0f}"]) for e in evppi
+                    if e["parameter"] == r["parameter"])
+        assert float(r["evppi"]) == part
+        assert float(r["evpi"]) == pytest.approx(evpi[float(r["wtp"])], rel=1e-12)
+        assert (r["share_of_evpi"] == "NA" if float(r["evpi"]) == 0 else
+                float(r["share_of_evpi"]) == pytest.approx(part / float(r["evpi"]), rel=1e-12))
 
 
 def test_text_is_escaped(folders):
@@ -296,12 +341,13 @@ def test_threshold_words_match_threshold_csv(cli, tmp_path):
     assert done.exit_code == 0, done.output
     done = cli(["report", out, "-q"])
     assert done.exit_code == 0, done.output
-    assert not (out / "plots").exists()  # no plot applies to a threshold folder
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["threshold_inmb.png",
+                                                                 "threshold_inmb.svg"]
     text = visible_text(out)
     for row in read_csv(out / "threshold.csv"):
         assert (f"At {float(row['wtp']):,.0f} USD 2024/QALY the threshold of {row['parameter']} "
-                f"for cart is {float(row['threshold']):,.0f} USD 2024") in text
-    assert "No plot applies to the tables of this folder." in text
+                f"for {HOSTILE_LABEL} is {float(row['threshold']):,.0f} USD 2024") in text
+    assert 'data-plot="threshold_inmb"' in page(out)
 
 
 def test_long_tables_are_cut_with_a_note():
