@@ -94,7 +94,26 @@ def psa_summary(res: PsaResult) -> str:
             text = (f"{format_value(icer, 'money')} per QALY ({r['icer_status']})"
                     if icer is not None else str(r["icer_status"]))
             lines.append(f"\n{r['strategy']} vs {run.comparator}: ICER {text}")
+    if "psa_options" in res.tables():
+        lines += ["", _options_lines(res)]
     return "\n".join(lines)
+
+
+def _options_lines(res: PsaResult) -> str:
+    """Per structural option (and model-averaged): draws, ICER, INMB and P(CE) at the
+    largest WTP."""
+    run = res.scenario.run
+    lam = wtp_key(max(run.wtp))
+    rows = records(res.table("psa_options"))
+    icer_col, inmb_col, pce_col = "ICER", f"INMB at {lam}", f"P(CE) at {lam}"
+    return "Structural choices (deterministic run: the scenario's own value):\n" + \
+        terminal_table(
+            ("choice", "option", "weight", "draws", "strategy", icer_col, inmb_col, pce_col),
+            [(r["choice"], r["option"], _num(r["weight"]), r["draws"], r["strategy"],
+              _num(r["icer"]) if _num(r["icer"]) is not None else r["icer_status"],
+              _num(r[f"inmb_{lam}"]), _num(r[f"p_ce_{lam}"])) for r in rows],
+            {"weight": "prob", "draws": "int", icer_col: "money", inmb_col: "money",
+             pce_col: "prob"})
 
 
 SUMMARY_COLUMNS: Mapping[str, Sequence[str]] = {

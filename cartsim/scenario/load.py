@@ -57,12 +57,13 @@ from cartsim.scenario.strategies import (
     check_strategy_groups,
     parse_strategies,
 )
+from cartsim.scenario.structural import parse_structural, structural_fingerprint
 
 __all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scenario",
            "load_scenario", "parse_override", "read_toml", "read_with_extends"]
 MODELS = ("cart_vs_is", "custom")
 TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
-            "correlations", "dirichlet", "capacity", *ROOTS)
+            "correlations", "dirichlet", "capacity", "structural", *ROOTS)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -208,6 +209,11 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     joint = parse_joint(raw, params, problems, fixed, unused)
     if model != "custom":
         warnings += _independent_sets(sets, params, joint)
+    jointly = joint.members() | {n for names in sets for n in names}
+    structural, dropped = parse_structural(raw.get("structural"), params, choices, problems,
+                                           fixed=fixed, jointly=jointly,
+                                           target_year=run_price_year(raw))
+    warnings += dropped
     capacity = parse_capacity(raw, model, problems)
     if capacity is not None and not {"immunosuppression", "car_t"} <= set(strategies):
         problems.add("capacity", "a capacity analysis compares car_t with immunosuppression: "
@@ -227,6 +233,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         "custom": {name: dataclasses.asdict(spec) for name, spec in custom.items()},
         **({"joint": joint_fingerprint(joint)} if joint else {}),
         **({"capacity": capacity.fingerprint()} if capacity else {}),
+        **({"structural": structural_fingerprint(structural)} if structural else {}),
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,
@@ -234,6 +241,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
         base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
+        structural=structural,
         warnings=merge_warnings(notes or {}, params, fixed) + warnings,
     )
 
