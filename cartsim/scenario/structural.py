@@ -67,6 +67,7 @@ def parse_structural(raw: Any, params: Mapping[str, Parameter], choices: Mapping
     out: list[StructuralChoice] = []
     warnings: list[str] = []
     owner: dict[str, str] = {}
+    seen: set[str] = set()
     for i, spec in enumerate(raw, start=1):
         path = f"structural[{i}]"
         unknown_keys(spec, CHOICE_KEYS, path, problems)
@@ -78,10 +79,11 @@ def parse_structural(raw: Any, params: Mapping[str, Parameter], choices: Mapping
             rationale = text(spec["rationale"], f"{path}.rationale", problems, max_len=5000)
         if rationale is not None and not rationale.strip():
             problems.add(f"{path}.rationale", "must say why these options and weights", "")
-        if key is not None and any(c.key == key for c in out):
+        if key is not None and key in seen:
             problems.add(f"{path}.key", "is already a structural choice (one table per key)",
                          key)
             continue
+        seen.add(key or "")
         options = _options(spec.get("options"), path, key, params, problems, target_year)
         if key is None or rationale is None or options is None:
             continue
