@@ -169,7 +169,28 @@ def validation_summary(result: ValidationResult) -> str:
                  f"({result.replicates:,} simulated series, seed {result.seed}).")
     for f in bad:
         lines.append(f"  {f.fact.key} is inconsistent; driven by {driver_text(result, f)}")
+    if result.held_out:
+        lines += ["", _held_out_lines(result)]
     return "\n".join(lines)
+
+
+def _held_out_lines(result: ValidationResult) -> str:
+    """Held-out facts: compared ones in a table, the rest counted."""
+    shown = [c for c in result.held_out if c.flag != "not compared"]
+    rows = [(c.target.id if len(c.target.id) <= 48 else c.target.id[:45] + "...",
+             c.target.horizon_years, c.target.value, c.simulated,
+             f"{c.low:.3g}-{c.high:.3g}", c.flag,
+             "yes" if c.independent else "no") for c in shown]
+    table = terminal_table(("held-out fact", "years", "observed", "simulated",
+                            "95% interval", "flag", "independent"), rows,
+                           {"years": "float", "observed": "float", "simulated": "float",
+                            "95% interval": "text"})
+    bad = result.held_out_inconsistent
+    independent = [c for c in shown if c.independent]
+    skipped = len(result.held_out) - len(shown)
+    return (f"Held-out published facts (held_out.csv):\n{table}\n"
+            f"{len(independent) - len(bad)} of {len(independent)} independent compared facts "
+            f"consistent; {skipped} shown but not compared (reasons in held_out.csv).")
 
 
 def capacity_summary(result: CapacityResult) -> str:
