@@ -212,7 +212,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     jointly = joint.members() | {n for names in sets for n in names}
     structural, dropped = parse_structural(raw.get("structural"), params, choices, problems,
                                            fixed=fixed, jointly=jointly,
-                                           target_year=run_price_year(raw))
+                                           target_year=run_price_year(raw), unused=unused)
     warnings += dropped
     capacity = parse_capacity(raw, model, problems)
     if capacity is not None and not {"immunosuppression", "car_t"} <= set(strategies):

@@ -51,12 +51,14 @@ the shape off: a Weibull option without its own shape and scale is a mistake).""
 
 def parse_structural(raw: Any, params: Mapping[str, Parameter], choices: Mapping[str, str],
                      problems: Problems, *, fixed: Collection[str] = frozenset(),
-                     jointly: Collection[str] = frozenset(), target_year: int | None = None
+                     jointly: Collection[str] = frozenset(), target_year: int | None = None,
+                     unused: Collection[str] = frozenset()
                      ) -> tuple[tuple[StructuralChoice, ...], tuple[str, ...]]:
     """Validate the ``structural`` list against the scenario's parameters and text
     choices; the choices and a warning for each thing ``--set`` dropped. ``jointly``:
     parameters drawn jointly or forming a set of exclusive probabilities (an option may
-    not set one)."""
+    not set one). ``unused``: parameters of strategies not compared; a choice over them
+    (``car_t.relapse.*`` without car_t) is dropped with a warning, as their values are."""
     if raw is None:
         return (), ()
     if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
@@ -71,6 +73,10 @@ def parse_structural(raw: Any, params: Mapping[str, Parameter], choices: Mapping
     for i, spec in enumerate(raw, start=1):
         path = f"structural[{i}]"
         unknown_keys(spec, CHOICE_KEYS, path, problems)
+        if _not_compared(spec, unused):
+            warnings.append(f"{path} ({spec.get('key')}) belongs to a strategy that is not "
+                            "in run.strategies: dropped")
+            continue
         key = _key(spec.get("key"), f"{path}.key", params, choices, problems)
         rationale = None
         if "rationale" not in spec:
@@ -111,6 +117,17 @@ def parse_structural(raw: Any, params: Mapping[str, Parameter], choices: Mapping
             kept.append(StructuralOption(option.name, option.weight, given, option.source))
         out.append(StructuralChoice(key, rationale, tuple(kept), key in STRUCTURAL_KEYS))
     return tuple(out), tuple(dict.fromkeys(warnings))
+
+
+def _not_compared(spec: Mapping[str, Any], unused: Collection[str]) -> bool:
+    """Whether the choice's key, or the parameters next to it, belong to strategies not
+    compared (a text key such as car_t.relapse.model has parameters beside it)."""
+    key = spec.get("key")
+    if not isinstance(key, str) or not unused:
+        return False
+    parent = key.rsplit(".", 1)[0] + "." if "." in key else ""
+    return key in unused or (key in STRUCTURAL_KEYS and bool(parent) and
+                             any(n.startswith(parent) for n in unused))
 
 
 def _key(value: Any, path: str, params: Mapping[str, Parameter], choices: Mapping[str, str],

@@ -293,3 +293,11 @@ def test_a_weibull_option_needs_its_own_shape_and_scale(tmp_path, cli):
     result = cli(["check", write(tmp_path, body)])
     assert result.exit_code == 2
     assert "structural[1].options.weibull.scale: missing" in result.output
+
+
+def test_choices_of_a_strategy_not_compared_are_dropped_with_a_warning():
+    s = cartsim.load_scenario(ROOT / "scenarios" / "ssc_ahsct.toml",
+                              ["run.strategies=['immunosuppression', 'ahsct']"])
+    assert s.structural == ()
+    assert any("car_t.relapse.model) belongs to a strategy that is not" in w
+               for w in s.warnings)
