@@ -121,8 +121,3 @@ def text_choices(draws: ParameterDraws, choices: Sequence[StructuralChoice], j: 
     return {c.key: draws.options[c.key][j] for c in choices
             if c.text and draws.options.get(c.key) and draws.options[c.key][j]}
 
-
-def option_frequencies(options: Sequence[str], choice: StructuralChoice
-                       ) -> Mapping[str, int]:
-    """How many draws took each option, in the choice's order."""
-    return {name: sum(1 for o in options if o == name) for name in choice.names()}

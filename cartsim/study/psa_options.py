@@ -74,6 +74,31 @@ def options_table(res: PsaResult) -> Table:
                  formats)
 
 
+def structural_inputs_table(res: PsaResult) -> Table:
+    """Every structural choice as declared: rationale, options, weights and the parameters
+    each option sets (value, distribution, source)."""
+    rows: list[tuple[object, ...]] = []
+    for c in res.scenario.structural:
+        for o in c.options:
+            own = o.parameters.items() or [(None, None)]
+            for name, p in own:
+                rows.append((c.key, o.name, o.weight, name,
+                             None if p is None else p.value,
+                             None if p is None or p.distribution is None
+                             else p.distribution.describe(),
+                             "the scenario's own value" if p is None else p.source,
+                             c.rationale))
+    return Table("structural", "Structural choices drawn in the PSA",
+                 ("choice", "option", "weight", "parameter", "value", "distribution", "source",
+                  "rationale"), tuple(rows),
+                 ("Each PSA draw takes one option of each choice with probability = its "
+                  "weight; the option's parameters replace the scenario's in that draw (value "
+                  "in model units; an option without parameters keeps the scenario's own). The "
+                  "deterministic base case uses the scenario's own values.",),
+                 {"weight": "prob", "parameter": "text", "value": "float",
+                  "distribution": "text", "source": "text", "rationale": "text"})
+
+
 def structural_evppi(res: PsaResult) -> dict[str, np.ndarray]:
     """EVPPI of each structural choice (the conditional-mean estimator for a discrete
     input, :func:`cartsim.analysis.voi.evppi_discrete`), by its dotted key."""

@@ -16,7 +16,7 @@ from cartsim.analysis.psa import (
     variance_split,
 )
 from cartsim.analysis.voi import NEGLIGIBLE, evppi_by_parameter
-from cartsim.study.psa_options import options_table, structural_evppi
+from cartsim.study.psa_options import options_table, structural_evppi, structural_inputs_table
 from cartsim.study.run_tables import ICER_NOTE
 from cartsim.table import Table, wtp_key
 
@@ -253,5 +253,7 @@ def psa_tables(res: PsaResult, population: Population | None = None) -> list[Tab
     grid = wtp_grid(res.scenario.run.wtp)
     joint = [correlation_check_table(res)] if res.scenario.joint.correlations else []
     options = [options_table(res)] if res.scenario.structural else []
+    inputs = [structural_inputs_table(res)] if res.scenario.structural else []
     return [summary_table(res), *options, draws_table(res), ceac_table(res, grid),
-            evpi_table(res, grid, population), evppi_table(res), variance_table(res), *joint]
+            evpi_table(res, grid, population), evppi_table(res), variance_table(res), *joint,
+            *inputs]

@@ -158,6 +158,11 @@ def test_per_option_summary_equals_the_summary_of_the_draws_that_took_it(mixed):
     assert averaged["draws"] == 24
     assert averaged["inc_cost"] == pytest.approx(summary["inc_cost"], rel=1e-12)
     assert averaged["inmb_150000"] == pytest.approx(summary["inmb_150000"], rel=1e-12)
+    declared = res.table("structural")
+    assert [(r[1], r[3]) for r in declared.rows] == [
+        ("constant", None), ("cure_fraction", "car_t.relapse.cure_fraction"),
+        ("cure_fraction", "car_t.relapse.rate")]
+    assert {r[2] for r in declared.rows} == {0.5} and {r[7] for r in declared.rows} == {"test"}
     evppi = {r[0]: r for r in res.table("evppi").rows}
     expected = evppi_discrete(costs, qalys, mixed.run.wtp, taken)
     assert list(evppi["car_t.relapse.model"][1:-1]) == pytest.approx(expected.tolist())
