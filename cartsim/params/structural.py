@@ -102,6 +102,10 @@ def draw_structural(draws: ParameterDraws, choices: Sequence[StructuralChoice], 
         index = np.full(ids.size, -1, dtype=np.int64)
         index[drawn] = option_index(choice, choice_uniforms(seed, ids[drawn], choice.key))
         for i, option in enumerate(choice.options):
+            # Drawn at random whether or not these draws took the option, so the list
+            # (psa.csv's columns) does not depend on which draws a batch holds.
+            random += [n for n, p in option.parameters.items() if n not in random
+                       and p.distribution is not None and p.distribution.name != "fixed"]
             taken = index == i
             if not option.parameters or not taken.any():
                 continue
@@ -110,7 +114,6 @@ def draw_structural(draws: ParameterDraws, choices: Sequence[StructuralChoice], 
                 values[name][taken] = column
             for name, count in own.clipped.items():
                 clipped[name] = clipped.get(name, 0) + count
-            random += [n for n in own.random if n not in random]
         options[choice.key] = tuple(choice.options[i].name if i >= 0 else "" for i in index)
     return ParameterDraws(ids, values, clipped, draws.rescaled_sets, tuple(random), options)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -306,3 +307,20 @@ def test_choices_of_a_strategy_not_compared_are_dropped_with_a_warning():
     assert s.structural == ()
     assert any("car_t.relapse.model) belongs to a strategy that is not" in w
                for w in s.warnings)
+
+
+def test_resume_after_a_failed_draw_gives_identical_structural_tables(tmp_path, cli,
+                                                                      monkeypatch):
+    path = write(tmp_path, relapse_choice((0.5, 0.5)))
+    args = [path, "--draws", "8", "--patients", "30", "--quiet"]
+    monkeypatch.setenv("CARTSIM_FAULT_INJECT", "draw:6")
+    failed = cli(["psa", *args, "--out", tmp_path / "out"])
+    assert failed.exit_code == 1
+    monkeypatch.delenv("CARTSIM_FAULT_INJECT")
+    assert cli(["psa", *args, "--out", tmp_path / "out", "--resume"]).exit_code == 0
+    assert cli(["psa", *args, "--out", tmp_path / "full"]).exit_code == 0
+    resumed = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert resumed["resumed_from_checkpoint"] > 0
+    for name in ("psa.csv", "psa_options.csv", "evppi.csv", "psa_summary.csv"):
+        assert (tmp_path / "out" / name).read_bytes() == \
+            (tmp_path / "full" / name).read_bytes(), name
