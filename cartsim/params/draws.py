@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -93,13 +93,16 @@ class JointSpec:
 @dataclass(frozen=True)
 class ParameterDraws:
     """``values[name]`` has one value per draw (model units); draw ids in ``draws``.
-    ``random``: the parameters drawn at random (in scenario order)."""
+    ``random``: the parameters drawn at random (in scenario order). ``options``: for
+    each structural choice (by its dotted key) the option each draw took, "" for draw 0
+    (the scenario's own value; :mod:`cartsim.params.structural`)."""
 
     draws: np.ndarray
     values: Mapping[str, np.ndarray]
     clipped: Mapping[str, int]
     rescaled_sets: int
     random: tuple[str, ...] = ()
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def at(self, j: int) -> dict[str, float]:
         """The j-th draw's values as a plain dict (for building a model)."""
@@ -119,9 +122,11 @@ def merge_draws(parts: Sequence[ParameterDraws], ids: Sequence[int]) -> Paramete
         for name, count in part.clipped.items():
             clipped[name] = clipped.get(name, 0) + count
     ordered = {n: clipped[n] for n in names if n in clipped}  # scenario order, as one call
+    keys = parts[0].options.keys() if parts else ()
+    options = {key: tuple(parts[i].options[key][j] for i, j in pick) for key in keys}
     return ParameterDraws(np.asarray(list(ids), dtype=np.int64), values, ordered,
                           sum(p.rescaled_sets for p in parts),
-                          parts[0].random if parts else ())
+                          parts[0].random if parts else (), options)
 
 
 def correlation_blocks(correlations: Sequence[Correlation]

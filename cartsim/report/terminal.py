@@ -185,6 +185,8 @@ def psa_summary(res: PsaResult) -> str:
                       *([money(e.get("evpi_population"))] if population else [])))
     lines += ["", aligned(head, table, [True] * len(head)),
               "P(CE): the share of draws in which the strategy has the highest net benefit."]
+    if "psa_options" in res.tables():
+        lines += ["", _options_lines(res)]
     return "\n".join(lines)
 
 
@@ -244,6 +246,23 @@ def sweep_summary(result: SweepResult, limit: int = 20) -> str:
                      + ([f"... and {more} more rows (sweep.csv)"] if more > 0 else []))
 
 
+def _options_lines(res: PsaResult) -> str:
+    """Per structural option (and model-averaged): draws, ICER, INMB and P(CE) at the
+    largest WTP."""
+    run = res.scenario.run
+    lam = wtp_key(max(run.wtp))
+    rows = records(res.table("psa_options"))
+    icer_col, inmb_col, pce_col = "ICER", f"INMB at {lam}", f"P(CE) at {lam}"
+    return "Structural choices (deterministic run: the scenario's own value):\n" + \
+        terminal_table(
+            ("choice", "option", "weight", "draws", "strategy", icer_col, inmb_col, pce_col),
+            [(r["choice"], r["option"], _num(r["weight"]), r["draws"], r["strategy"],
+              _num(r["icer"]) if _num(r["icer"]) is not None else r["icer_status"],
+              _num(r[f"inmb_{lam}"]), _num(r[f"p_ce_{lam}"])) for r in rows],
+            {"weight": "prob", "draws": "int", icer_col: "money", inmb_col: "money",
+             pce_col: "prob"})
+
+
 SUMMARY_COLUMNS: Mapping[str, Sequence[str]] = {
     "tornado": ("rank", "parameter", "strategy", "low", "high", "inmb_low", "inmb_high",
                 "swing"),
@@ -299,7 +318,28 @@ def validation_summary(result: ValidationResult) -> str:
                  f"({result.replicates:,} simulated series, seed {result.seed}).")
     for f in bad:
         lines.append(f"  {f.fact.key} is inconsistent; driven by {driver_text(result, f)}")
+    if result.held_out:
+        lines += ["", _held_out_lines(result)]
     return "\n".join(lines)
+
+
+def _held_out_lines(result: ValidationResult) -> str:
+    """Held-out facts: compared ones in a table, the rest counted."""
+    shown = [c for c in result.held_out if c.flag != "not compared"]
+    rows = [(c.target.id if len(c.target.id) <= 48 else c.target.id[:45] + "...",
+             c.target.horizon_years, c.target.value, c.simulated,
+             f"{c.low:.3g}-{c.high:.3g}", c.flag,
+             "yes" if c.independent else "no") for c in shown]
+    table = terminal_table(("held-out fact", "years", "observed", "simulated",
+                            "95% interval", "flag", "independent"), rows,
+                           {"years": "float", "observed": "float", "simulated": "float",
+                            "95% interval": "text"})
+    bad = result.held_out_inconsistent
+    independent = [c for c in shown if c.independent]
+    skipped = len(result.held_out) - len(shown)
+    return (f"Held-out published facts (held_out.csv):\n{table}\n"
+            f"{len(independent) - len(bad)} of {len(independent)} independent compared facts "
+            f"consistent; {skipped} shown but not compared (reasons in held_out.csv).")
 
 
 def capacity_summary(result: CapacityResult) -> str:

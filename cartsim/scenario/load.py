@@ -60,12 +60,14 @@ from cartsim.scenario.strategies import (
     check_strategy_groups,
     parse_strategies,
 )
+from cartsim.scenario.structural import parse_structural, structural_fingerprint
 
 __all__ = ["MAX_FILE_BYTES", "apply_overrides", "build_scenario", "example_scenario",
            "load_scenario", "parse_override", "read_toml", "read_with_extends"]
 MODELS = ("cart_vs_is", "custom")
 TOP_KEYS = ("title", "description", "model", "extends", "run", "cohort", "strategies",
-            "correlations", "dirichlet", "capacity", "payment", "budget", "societal", *ROOTS)
+            "correlations", "dirichlet", "capacity", "payment", "budget", "societal",
+            "structural", *ROOTS)
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -212,6 +214,11 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
     joint = parse_joint(raw, params, problems, fixed, unused)
     if model != "custom":
         warnings += _independent_sets(sets, params, joint)
+    jointly = joint.members() | {n for names in sets for n in names}
+    structural, dropped = parse_structural(raw.get("structural"), params, choices, problems,
+                                           fixed=fixed, jointly=jointly,
+                                           target_year=run_price_year(raw), unused=unused)
+    warnings += dropped
     capacity = parse_capacity(raw, model, problems)
     if capacity is not None and not {"immunosuppression", "car_t"} <= set(strategies):
         problems.add("capacity", "a capacity analysis compares car_t with immunosuppression: "
@@ -240,6 +247,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         **({"payment": {k: [t.fingerprint() for t in v] for k, v in payment.items()}}
            if payment else {}),
         **({"budget": budget.fingerprint()} if budget else {}),
+        **({"structural": structural_fingerprint(structural)} if structural else {}),
     }
     return Scenario(
         name=name, source=source, title=title, description=description, model=model, run=run,
@@ -247,7 +255,7 @@ def build_scenario(raw: Mapping[str, Any], source: str, name: str, base_dir: Pat
         strategies=strategies,
         strategy_labels=labels, custom=custom, canonical_hash=_canonical(fingerprint),
         base_dir=base_dir, probability_sets=sets, joint=joint, capacity=capacity,
-        payment=payment, budget=budget,
+        payment=payment, budget=budget, structural=structural,
         warnings=merge_warnings(notes or {}, params, fixed) + warnings,
     )
 

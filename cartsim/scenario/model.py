@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cartsim.params.draws import JointSpec
 from cartsim.params.parameter import Parameter
+from cartsim.params.structural import StructuralChoice
 from cartsim.scenario.budget import BudgetSpec
 from cartsim.scenario.capacity import CapacitySpec
 from cartsim.scenario.payment import PaymentTerms
@@ -184,6 +185,8 @@ class Scenario:
     choices: Mapping[str, str] = field(default_factory=dict)
     """Structural choices of the clinical model by dotted key (``car_t.relapse.model``,
     ``utilities.age_adjustment``), defaults filled in; empty for a custom model."""
+    structural: tuple[StructuralChoice, ...] = ()
+    """The ``[[structural]]`` choices a PSA draws (the deterministic run ignores them)."""
     warnings: tuple[str, ...] = ()
     """Things the file does that are legal but probably unintended (e.g. a bare number
     in a variant that drops its parent's distribution); shown by check, run and psa on

@@ -32,6 +32,7 @@ from cartsim.analysis.psa import population_evpi
 from cartsim.errors import SimulationError, UsageError
 from cartsim.limits import MAX_DRAWS
 from cartsim.params.draws import ParameterDraws, draw_parameters, merge_draws
+from cartsim.params.structural import draw_structural, text_choices
 from cartsim.scenario.model import Scenario
 from cartsim.study.input_tables import correlations_table, parameters_table
 from cartsim.study.parallel import check_workers, chunk_size, parallel_map
@@ -108,26 +109,33 @@ class PsaResult(Tabled):
 
 def simulate_draws(scenario: Scenario, ks: Sequence[int],
                    values: Callable[[int], Mapping[str, float]], *, patients: int, seed: int,
-                   engine: str) -> tuple[list[DrawResult], int]:
+                   engine: str, choices: Callable[[int], Mapping[str, str]] | None = None
+                   ) -> tuple[list[DrawResult], int]:
     """Draws ``ks``: each draw's cohort simulated under every strategy at ``values(j)``
-    (j its position in ``ks``), the runner simulating the draws in batches
+    (j its position in ``ks``) and with the text choices ``choices(j)`` (its structural
+    options), the runner simulating the draws in batches
     (:meth:`~cartsim.study.runner.Runner.evaluate_draws`), each reduced to per-draw
-    means at once; and the engine passes made. A failing draw stops the run, naming
+    means at once; and the engine passes made. Draws are handed to the runner grouped
+    by pathway structure (their text choices; a draw's result does not depend on its
+    batch) and come back in the order of ``ks``. A failing draw stops the run, naming
     the draw and the seed."""
     for k in ks:
         if os.environ.get(FAULT_ENV) == f"draw:{k}":  # test-only fault injection
             msg = f"PSA draw {k} (seed {seed}) failed: RuntimeError: injected fault"
             raise SimulationError(msg)
-    out: list[DrawResult] = []
+    picked = [dict(choices(j)) if choices is not None else {} for j in range(len(ks))]
+    order = sorted(range(len(ks)), key=lambda j: sorted(picked[j].items()))  # stable
+    out: dict[int, DrawResult] = {}
     try:
         runner = Runner(scenario, patients=patients, seed=seed, engine=engine)
-        results = runner.evaluate_draws([(k, values(j)) for j, k in enumerate(ks)])
-        for k, result in zip(ks, results, strict=True):  # each reduced as it comes
+        results = runner.evaluate_draws([(ks[j], values(j)) for j in order],
+                                        [picked[j] for j in order])
+        for j, result in zip(order, results, strict=True):  # each reduced as it comes
             means = {s: {m: float(np.mean(o[m])) for m in MEASURES}
                      for s, o in result.outcomes.items()}
             var = {s: float(np.var(o["qaly"], ddof=1)) if o.n > 1 else 0.0
                    for s, o in result.outcomes.items()}
-            out.append(DrawResult(k, means, var))
+            out[j] = DrawResult(ks[j], means, var)
     except DrawError as err:
         cause = err.__cause__
         msg = f"PSA {err} (seed {seed}) failed: {type(cause).__name__}: {cause}"
@@ -135,13 +143,15 @@ def simulate_draws(scenario: Scenario, ks: Sequence[int],
     except Exception as err:
         msg = f"PSA draw {ks[0]} (seed {seed}) failed: {type(err).__name__}: {err}"
         raise SimulationError(msg) from err
-    return out, runner.simulations
+    return [out[j] for j in range(len(ks))], runner.simulations
 
 
 def draw_values(scenario: Scenario, ks: Sequence[int], seed: int) -> ParameterDraws:
-    """Parameter values of draws ``ks`` (each a function of the seed, k and the scenario)."""
-    return draw_parameters(scenario.parameters, ks, seed, scenario.probability_sets,
-                           scenario.joint)
+    """Parameter values and structural options of draws ``ks`` (each a function of the
+    seed, k and the scenario)."""
+    return draw_structural(draw_parameters(scenario.parameters, ks, seed,
+                                           scenario.probability_sets, scenario.joint),
+                           scenario.structural, seed)
 
 
 def _worker(args: tuple[Scenario, list[int], int, int, str]
@@ -150,8 +160,9 @@ def _worker(args: tuple[Scenario, list[int], int, int, str]
     # wait for the parent to draw them one by one.
     scenario, ks, patients, seed, engine = args
     table = draw_values(scenario, ks, seed)
-    results, simulations = simulate_draws(scenario, ks, table.at, patients=patients, seed=seed,
-                                          engine=engine)
+    results, simulations = simulate_draws(
+        scenario, ks, table.at, patients=patients, seed=seed, engine=engine,
+        choices=lambda j: text_choices(table, scenario.structural, j))
     return results, table, simulations
 
 

@@ -17,6 +17,7 @@ from cartsim.analysis.psa import (
 )
 from cartsim.analysis.voi import NEGLIGIBLE, evppi_by_parameter
 from cartsim.study.psa_curve_tables import curve_tables
+from cartsim.study.psa_options import options_table, structural_evppi, structural_inputs_table
 from cartsim.study.run_tables import ICER_NOTE
 from cartsim.table import Table, wtp_key
 
@@ -40,11 +41,19 @@ def varied_names(res: PsaResult) -> list[str]:
             if p.distribution is not None or n in drawn]
 
 
+def option_column(key: str, res: PsaResult) -> str:
+    """psa.csv's column of a structural choice: its dotted key, or ``<key>.option`` when
+    the key is a parameter (whose column holds the drawn value)."""
+    return f"{key}.option" if key in res.scenario.parameters else key
+
+
 def draws_table(res: PsaResult) -> Table:
     names = varied_names(res)
+    keys = [c.key for c in res.scenario.structural]
+    option_cols = [option_column(c.key, res) for c in res.scenario.structural]
     outcome_cols = [f"{m}_{s}" for s in res.strategies for m in ("cost", "qaly", "ly")]
     var_cols = [f"qaly_var_{s}" for s in res.strategies]
-    columns = ("draw", *outcome_cols, *var_cols, *names)
+    columns = ("draw", *outcome_cols, *var_cols, *names, *option_cols)
     mats = {m: res.matrix(m) for m in ("cost", "qaly", "ly")}
     within = res.within_variance()
     rows = []
@@ -54,9 +63,16 @@ def draws_table(res: PsaResult) -> Table:
                 for m in ("cost", "qaly", "ly")]
         row += [float(v) for v in within[j]]
         row += [float(res.draws.values[n][j]) for n in names]
+        row += [res.draws.options[key][j] for key in keys]
         rows.append(tuple(row))
+    structural = (("The last columns, one per [[structural]] choice and named by its dotted "
+                   "key, hold the option the draw took (<key>.option when the key is a "
+                   "parameter, whose own column holds its value); a parameter an option "
+                   "sets holds that option's value in the draws that took it.",)
+                  if keys else ())
     return Table("psa", "PSA draws: per-draw mean outcomes and parameter values", columns,
-                 tuple(rows), ("One row per draw; parameters in model units (per year, "
+                 tuple(rows), (*structural,
+                               "One row per draw; parameters in model units (per year, "
                                "years, currency). Only parameters with a distribution vary.",
                                "qaly_var_<strategy>: the variance (ddof = 1) of discounted "
                                "QALYs between the draw's patients, the first-order part of "
@@ -168,8 +184,10 @@ def evppi_table(res: PsaResult) -> Table:
              if np.ptp(res.draws.values[n]) > 0}
     columns = ("parameter", *[f"evppi_{wtp_key(lam)}" for lam in run.wtp], "negligible")
     rows: list[tuple[object, ...]] = []
-    if len(res.results) >= 20 and draws:
-        values = evppi_by_parameter(res.matrix("cost"), res.matrix("qaly"), run.wtp, draws)
+    if len(res.results) >= 20 and (draws or res.scenario.structural):
+        values = evppi_by_parameter(res.matrix("cost"), res.matrix("qaly"), run.wtp, draws) \
+            if draws else {}
+        values.update({option_column(k, res): v for k, v in structural_evppi(res).items()})
         # Largest value at any WTP first; equal rows (zeros, mostly) by name, so the
         # order never rests on rounding.
         ranked = sorted(values.items(), key=lambda kv: (-float(np.max(kv[1])), kv[0]))
@@ -177,7 +195,11 @@ def evppi_table(res: PsaResult) -> Table:
     return Table("evppi", "Expected value of partial perfect information per patient", columns,
                  tuple(rows), ("Regression-based EVPPI (penalised spline on each parameter's "
                                "draws, Strong et al. 2014), per patient, largest value at any "
-                               "WTP first (ties by name); needs at least 20 draws.",
+                               "WTP first (ties by name); needs at least 20 draws. A "
+                               "structural choice (a row named by its dotted key) is a "
+                               "discrete input: its EVPPI is the conditional-mean estimate "
+                               "E_c[max_d E(NB_d | c)] - max_d E(NB_d) over the draws of "
+                               "each option, exact up to Monte Carlo error.",
                                f"0 = below {NEGLIGIBLE:g} x the EVPI at that WTP: the "
                                "parameter never changes the decision in the regression, and "
                                "what remains is floating-point noise. negligible = true when "
@@ -236,6 +258,8 @@ def psa_tables(res: PsaResult, population: Population | None = None) -> list[Tab
     grid = wtp_grid(res.scenario.run.wtp)
     joint = [correlation_check_table(res)] if res.scenario.joint.correlations else []
     evppi = evppi_table(res)
-    return [summary_table(res), draws_table(res), ceac_table(res, grid),
+    options = [options_table(res)] if res.scenario.structural else []
+    inputs = [structural_inputs_table(res)] if res.scenario.structural else []
+    return [summary_table(res), *options, draws_table(res), ceac_table(res, grid),
             evpi_table(res, grid, population), evppi, variance_table(res), *joint,
-            *curve_tables(res, grid, evppi)]
+            *inputs, *curve_tables(res, grid, evppi)]

@@ -29,6 +29,7 @@ are identical for any number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 from collections import OrderedDict
@@ -208,18 +209,29 @@ class Runner:
         """Simulations whose event logs are held for valuing again (memory in use)."""
         return len(self._kept)
 
-    def plan(self, values: Mapping[str, float] | None = None) -> Plan:
+    def plan(self, values: Mapping[str, float] | None = None,
+             choices: Mapping[str, str] | None = None) -> Plan:
         """Build one value set (default: the point values): pathways with the names each
-        strategy read, then valuations. ScenarioError on a structural problem."""
-        values = values if values is not None else self.scenario.point_values()
+        strategy read, then valuations. ``choices`` replace text choices of the scenario
+        (a PSA draw's structural options, e.g. ``car_t.relapse.model``). ScenarioError on
+        a structural problem."""
+        scenario = self._with_choices(choices)
+        values = values if values is not None else scenario.point_values()
         pathways, keys = {}, {}
-        for name in model_order(self.scenario):
+        for name in model_order(scenario):
             recorded = RecordedValues(values)
-            pathways[name] = strategy_pathways(self.scenario, name, recorded)
+            pathways[name] = strategy_pathways(scenario, name, recorded)
             keys[name] = recorded.key()
-        valuations = build_valuations(self.scenario, values, pathways)
-        check_pathways(self.scenario, pathways)
+        valuations = build_valuations(scenario, values, pathways)
+        check_pathways(scenario, pathways)
         return Plan(values, pathways, valuations, keys)
+
+    def _with_choices(self, choices: Mapping[str, str] | None) -> Scenario:
+        if not choices:
+            return self.scenario
+        merged = {**self.scenario.choices, **choices}
+        return dataclasses.replace(self.scenario, choices=merged, relapse_model=merged.get(
+            "car_t.relapse.model", self.scenario.relapse_model))
 
     def evaluate(self, value_sets: Sequence[Mapping[str, float] | None], *, draw: int = 0,
                  curves: bool = False, keep_logs: bool = False,
@@ -239,24 +251,30 @@ class Runner:
         for plan in plans:
             yield self._evaluate(plan, draw, uses, curves, keep_logs, progress)
 
-    def evaluate_draws(self, draws: Sequence[tuple[int, Mapping[str, float] | None]]
+    def evaluate_draws(self, draws: Sequence[tuple[int, Mapping[str, float] | None]],
+                       choices: Sequence[Mapping[str, str]] | None = None
                        ) -> Iterator[RunResult]:
         """Each draw's results at its own values and on its own random numbers (a PSA's
-        draws), in order, without curves or logs.
+        draws), in order, without curves or logs. ``choices[j]``: the text choices of
+        draw j (its structural options), if any.
 
         Draws share no simulation (a draw moves every pathway), so a batch of draws is
         simulated together: one engine pass per strategy and chunk of patients for the
-        whole batch, batches bounded to ``RUN_CHUNK`` patient-draws. A draw whose values
-        cannot be built, or a batch that fails, raises :class:`DrawError` naming it.
+        whole batch, batches bounded to ``RUN_CHUNK`` patient-draws. A batch holds draws
+        of one pathway structure only (equal text choices): a batch of consecutive draws
+        is cut where the choices change, so a caller that orders its draws by structure
+        gets full batches. A draw whose values cannot be built, or a batch that fails,
+        raises :class:`DrawError` naming it.
         """
         n, order = self.cohort.n, self.scenario.strategies
         starts = range(0, max(n, 1), RUN_CHUNK)
         per_pass = max(1, RUN_CHUNK // max(n, 1))
-        for i in range(0, len(draws), per_pass):
+        chosen = list(choices) if choices is not None else [{}] * len(draws)
+        for lo, hi in structure_batches(chosen, per_pass):
             batch = []
-            for k, values in draws[i:i + per_pass]:
+            for (k, values), picked in zip(draws[lo:hi], chosen[lo:hi], strict=True):
                 try:
-                    batch.append((k, self.plan(values)))
+                    batch.append((k, self.plan(values, picked)))
                 except Exception as err:
                     raise DrawError((k,)) from err
             builders = [{s: OutcomesBuilder(n) for s in order} for _ in batch]
@@ -369,6 +387,20 @@ class Runner:
             if sum(1 for j in self._kept if j not in pending) <= limit:
                 break
             del self._kept[k]
+
+
+def structure_batches(choices: Sequence[Mapping[str, str]], size: int
+                      ) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive runs of at most ``size`` items with equal choices.
+
+    >>> list(structure_batches([{}, {}, {"m": "a"}, {"m": "a"}, {"m": "a"}], 2))
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    lo = 0
+    for j in range(1, len(choices) + 1):
+        if j == len(choices) or j - lo == size or choices[j] != choices[lo]:
+            yield lo, j
+            lo = j
 
 
 def run_scenario(scenario: Scenario, *, patients: int | None = None, seed: int | None = None,

@@ -60,12 +60,20 @@ from cartsim.study.input_tables import parameters_table
 from cartsim.study.prepare import discount_rates, prepare
 from cartsim.study.result import Manifest, Tabled, scenario_manifest
 from cartsim.study.simulate import Context, DrawPass, engine_pass
-from cartsim.study.validate_tables import design_table, evidence_table, validation_table
+from cartsim.study.validate_tables import (
+    design_table,
+    evidence_table,
+    held_out_table,
+    validation_table,
+)
+from cartsim.study.validate_targets import TargetCheck, check_targets
 from cartsim.table import Table
 
 SERIES = "muller2024"
 FOLLOW_UP = f"{SERIES}.all.follow_up"
 MAX_POOL = 5_000_000
+HELD_OUT_PATIENTS = 4000
+"""Patients per strategy simulated for the held-out facts (``--held-out-patients``)."""
 RELAPSE_DRIVERS = {"none": (), "constant": ("car_t.relapse.rate",),
                    "weibull": ("car_t.relapse.shape", "car_t.relapse.scale"),
                    "cure_fraction": ("car_t.relapse.cure_fraction", "car_t.relapse.rate"),
@@ -194,10 +202,17 @@ class ValidationResult(Tabled):
     patients_simulated: int
     all_tables: tuple[Table, ...] = ()
     manifest: Manifest | None = None
+    held_out: tuple[TargetCheck, ...] = ()
+    """Held-out published facts (:mod:`cartsim.study.validate_targets`); empty if skipped."""
 
     @property
     def inconsistent(self) -> tuple[FactResult, ...]:
         return tuple(f for f in self.facts if f.flag == "inconsistent")
+
+    @property
+    def held_out_inconsistent(self) -> tuple[TargetCheck, ...]:
+        """Independent held-out facts outside their predictive interval (for --strict)."""
+        return tuple(c for c in self.held_out if c.counts)
 
     def drivers(self, fact: Fact) -> tuple[str, ...]:
         """The fact's driving parameters, with "relapse" expanded for the relapse shape."""
@@ -342,8 +357,11 @@ def _compare(fact: Fact, record: Record, measures: Mapping[str, np.ndarray],
 
 def validate_case_series(scenario: Scenario, *, replicates: int = 1000, seed: int | None = None,
                          uncertainty: bool = False, level: float = 0.95,
-                         progress: Callable[[int], None] | None = None) -> ValidationResult:
-    """Simulate ``replicates`` series like Müller 2024 and compare them with every §7 fact.
+                         progress: Callable[[int], None] | None = None,
+                         held_out_patients: int = HELD_OUT_PATIENTS) -> ValidationResult:
+    """Simulate ``replicates`` series like Müller 2024 and compare them with every §7 fact,
+    then the scenario's cohort (``held_out_patients`` per strategy; 0 skips it) with every
+    held-out published fact.
 
     ``uncertainty`` draws every parameter from its distribution once per replicate
     (a prior predictive check); otherwise every replicate uses the point values.
@@ -377,13 +395,17 @@ def validate_case_series(scenario: Scenario, *, replicates: int = 1000, seed: in
     columns = {d: slice(e - k, e) for (d, k), e in zip(composition.items(), ends, strict=True)}
     facts = tuple(_compare(f, evidence.record(f.evidence), measures, columns, level)
                   for f in FACTS)
+    held_out = check_targets(scenario, patients=held_out_patients, seed=root) \
+        if held_out_patients > 0 else ()
     result = ValidationResult(scenario, replicates, root, uncertainty, composition, follow_up,
-                              years, facts, simulated)
-    tables = (validation_table(result), design_table(result), evidence_table(evidence),
-              parameters_table(scenario))
+                              years, facts, simulated, held_out=held_out)
+    tables = (validation_table(result),
+              *([held_out_table(held_out, held_out_patients)] if held_out else ()),
+              design_table(result), evidence_table(evidence), parameters_table(scenario))
     manifest = scenario_manifest(
         scenario, discount_rates(scenario), command="validate", seed=root,
-        sizes={"replicates": replicates, "patients": simulated}, engine="compiled",
+        sizes={"replicates": replicates, "patients": simulated,
+               "held_out_patients": held_out_patients}, engine="compiled",
         simulations=replicates if uncertainty else 1, evaluations=0,
         settings={"replicates": replicates, "seed": root,
                   "parameter_uncertainty": uncertainty, "series": dict(composition),

@@ -30,8 +30,8 @@ def test_table_has_every_dossier_fact_with_its_source(cli, read_csv, tmp_path):
     for fact in ("response_sle", "crs_any_grade", "infection_admissions", "b_cell_return_days"):
         assert fact in result.output
     assert {p.name for p in out.iterdir()} == {
-        f"{t}.{ext}" for t in ("validation", "series_design", "evidence", "parameters")
-        for ext in ("csv", "md")} | {"run.json"}
+        f"{t}.{ext}" for t in ("validation", "held_out", "series_design", "evidence",
+                               "parameters") for ext in ("csv", "md")} | {"run.json"}
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["command"] == "validate" and manifest["sizes"]["replicates"] == 200
 
@@ -52,10 +52,10 @@ def test_strict_fails_on_an_inconsistent_scenario_and_names_the_driver(cli, read
     # follow-up is not (the Erlangen series did better than the pooled evidence).
     erlangen = ["--set", "car_t.response.sle=0.944444", "--set", "car_t.response.ssc=0.928571"]
     consistent = cli(["validate", SERIES, "--replicates", "200", "--strict", "--quiet",
-                      *erlangen, "--out", tmp_path / "ok"])
+                      "--held-out-patients", "0", *erlangen, "--out", tmp_path / "ok"])
     assert consistent.exit_code == 0 and consistent.stdout == ""
     pooled = cli(["validate", SERIES, "--replicates", "200", "--strict", "--quiet",
-                  "--out", tmp_path / "pooled"])
+                  "--held-out-patients", "0", "--out", tmp_path / "pooled"])
     assert pooled.exit_code == 1 and "drug_free_at_last_follow_up" in pooled.stderr
 
 
@@ -108,3 +108,22 @@ def test_params_shows_the_derived_prior_and_its_evidence(cli):
     line = next(x for x in result.stdout.splitlines() if x.startswith("car_t.response.sle,"))
     assert "Beta(45.5, 19.5)" in line
     assert "evidence nordmann_gomes2025.sle.doris_remission" in line
+
+
+def test_strict_names_independent_held_out_facts_and_the_table_has_source_and_horizon(
+        cli, read_csv, tmp_path):
+    """Treatment-related death at 5% breaks an independent safety fact (Kattamuri 2025:
+    0 deaths in 80) that the base case meets; flagged facts never count."""
+    fact = "kattamuri2025.all.fatal_adverse_events"
+    args = ["validate", BASE, "--replicates", "50", "--held-out-patients", "2000", "--strict"]
+    base = cli([*args, "--out", tmp_path / "base"])
+    deadly = cli([*args, "--set", "car_t.treatment_death=0.05", "--out", tmp_path / "deadly"])
+    assert deadly.exit_code == 1
+    assert "independent held-out facts" in deadly.stderr and fact in deadly.stderr
+    assert fact not in base.stderr
+    rows = {r["target"]: r for r in read_csv(tmp_path / "deadly" / "held_out.csv")}
+    assert rows[fact]["flag"] == "inconsistent" and rows[fact]["independent"] == "true"
+    assert rows[fact]["source"].startswith("Kattamuri") and rows[fact]["horizon_years"]
+    flagged = rows["nordmann_gomes2025.sle.treatment_deaths"]
+    assert flagged["independent"] == "false" and flagged["not_independent_because"]
+    assert "nordmann_gomes2025" not in deadly.stderr.split("held-out facts:")[1]

@@ -1,0 +1,201 @@
+"""Validation against held-out published facts (``cartsim/data/validation_targets.toml``).
+
+The case-series check (:mod:`cartsim.study.validate`) compares a scenario with the
+series its priors came from; this one compares it with facts the priors did not use:
+survival on conventional therapy at 2-20 years per disease, durability of drug-free
+remission after CAR-T, and short-term safety in other series.
+
+**Independence.** A fact is *not independent* of a scenario when the scenario's
+priors use its source: a name in the fact's ``used_by_priors`` is a parameter of the
+scenario (or appears in a parameter's source), or a parameter's source cites the
+fact's first author and year. Such a fact is compared and shown, flagged "not
+independent", and never counts for ``--strict`` (an ERG discounts a check against
+the data a model was fitted to).
+
+**Simulation.** The scenario's cohort (``patients`` of them, point values, draw 0's
+random numbers) is simulated over the horizon under every strategy. A survival fact
+of disease d is the share of d's patients alive ``horizon_years`` after entry on
+conventional therapy; a remission fact, the share of infused patients drug-free
+(B-cell aplasia or drug-free remission) ``horizon_years`` after infusion; an event
+fact, the share of infused patients with the event within ``horizon_years``.
+
+**Predictive interval.** The simulated share p carries Monte Carlo error (x of m
+patients: p ~ Beta(x + 1/2, m - x + 1/2)) and the published figure its own sampling
+error: with the source's cohort size n the observed share is Binomial(n, p) / n; with
+only a reported 95% interval it is p + Normal(0, (upper - lower) / 3.92). The 95%
+predictive interval is the 2.5% and 97.5% quantiles of R = 4,000 such values (keyed
+random numbers, so fixed by the seed); the fact is consistent when the published value
+lies in it. A fact with neither n nor an interval, or of a kind the simulation does not
+produce (annual costs), is shown but not compared, with the reason. A Kaplan-Meier
+figure with censoring has fewer patients at risk than n, so its interval is, if
+anything, too narrow (the target's note says so).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betaincinv, ndtri
+
+from cartsim.engine.events import ALIVE, EventLog
+from cartsim.outcomes.follow_up import first_event_time, patient_measures
+from cartsim.params.validation_targets import Target, ValidationTargets, load_targets
+from cartsim.rng import Streams
+from cartsim.scenario.model import Scenario
+from cartsim.study.runner import run_scenario
+
+PREDICTIVE_DRAWS = 4000
+EVENT_MEASURES = {"treatment_deaths": "treatment_deaths", "fatal_adverse_events":
+                  "treatment_deaths", "crs_grade_3_plus": "crs_3plus", "crs": "crs",
+                  "icans_grade_3_plus": "icans_3plus", "icans": "icans",
+                  "neurotoxicity": "icans", "flare_6_months": "relapses"}
+"""The per-patient measure an event fact counts, by the last part of its id."""
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """One held-out fact against the simulation."""
+
+    target: Target
+    independent: bool
+    why_not_independent: str
+    simulated: float | None
+    low: float | None
+    high: float | None
+    patients: int
+    reason: str = ""
+    """Why the fact is not compared (empty when it is)."""
+
+    @property
+    def flag(self) -> str:
+        if self.simulated is None or self.low is None or self.high is None:
+            return "not compared"
+        inside = self.low <= self.target.value <= self.high
+        return "consistent" if inside else "inconsistent"
+
+    @property
+    def counts(self) -> bool:
+        """Whether this fact decides ``--strict``: independent, compared, inconsistent."""
+        return self.independent and self.flag == "inconsistent"
+
+
+def _citation(source: str) -> tuple[str, str] | None:
+    author = re.match(r"[A-Za-z][A-Za-z\-']+", source)
+    year = re.search(r"(19|20)\d\d", source)
+    return (author.group(0).lower(), year.group(0)) if author and year else None
+
+
+def independence(target: Target, scenario: Scenario) -> str:
+    """Why the scenario's priors are not independent of ``target`` ("" if they are)."""
+    sources = {name: p.source.lower() for name, p in scenario.parameters.items()}
+    used = [n for n in target.used_by_priors
+            if n in scenario.parameters or any(n.lower() in s for s in sources.values())]
+    if used:
+        return f"priors use its source: {', '.join(used[:3])}"
+    cited = _citation(target.source)
+    if cited is not None:
+        author, year = cited
+        citing = [n for n, s in sources.items() if author in s and year in s]
+        if citing:
+            return f"{citing[0]} cites {author.title()} {year}"
+    return ""
+
+
+def _interval(target: Target, x: float, m: int, streams: Streams
+              ) -> tuple[float | None, float | None, str]:
+    u = streams.column(f"validation.target:{target.id}", 0, 0, PREDICTIVE_DRAWS)
+    p = betaincinv(x + 0.5, m - x + 0.5, 1.0 - u)
+    v = streams.column(f"validation.target:{target.id}", 1, 0, PREDICTIVE_DRAWS)
+    if target.n is not None:
+        from scipy import stats  # slow to import: only a comparison needs it
+
+        observed = stats.binom.ppf(1.0 - v, target.n, p) / target.n
+    elif target.lower is not None and target.upper is not None:
+        sd = (target.upper - target.lower) / (2.0 * 1.959963984540054)
+        observed = p + sd * ndtri(np.clip(1.0 - v, 1e-300, 1.0 - 1e-16))
+    else:
+        return None, None, "the source gives neither n nor an interval"
+    low, high = np.quantile(observed, [0.025, 0.975])
+    return float(low), float(high), ""
+
+
+def _survival(target: Target, log: EventLog, group: np.ndarray) -> tuple[float, int]:
+    who = group == target.disease if target.disease != "all" else np.ones(log.n_patients, bool)
+    died = (log.cause != ALIVE) & (log.end_time <= target.horizon_years)
+    return float((~died[who]).sum()), int(who.sum())
+
+
+def _after_infusion(target: Target, log: EventLog, group: np.ndarray, streams: Streams
+                    ) -> tuple[float, int] | str:
+    infused = np.isfinite(first_event_time(log, "infusion", log.n_patients))
+    if target.disease != "all":
+        infused &= group == target.disease
+    chosen = np.flatnonzero(infused)[np.newaxis, :]
+    if chosen.size == 0:
+        return "no simulated patient was infused"
+    measures = patient_measures(log, chosen, np.full(chosen.shape, target.horizon_years),
+                                streams)
+    if target.kind == "remission":
+        values = measures["drug_free_at_end"]
+    else:
+        measure = EVENT_MEASURES.get(target.id.rsplit(".", 1)[1])
+        if measure is None:
+            return "no simulated measure for this event"
+        values = measures[measure] > 0
+    return float(np.sum(values)), int(chosen.size)
+
+
+def check_targets(scenario: Scenario, *, patients: int, seed: int,
+                  targets: ValidationTargets | None = None) -> tuple[TargetCheck, ...]:
+    """Every fact of ``targets`` (default: the shipped file) against ``scenario``."""
+    targets = targets or load_targets()
+    streams = Streams(seed, 0)
+    needed = {t.strategy for t in targets.targets} & set(scenario.strategies)
+    result = run_scenario(scenario, patients=patients, seed=seed, keep_logs=True,
+                          curves=False) if needed else None
+    group = np.asarray(result.cohort.group) if result is not None else np.array([])
+    diseases = {g.name for g in scenario.cohort.groups} | (
+        set(scenario.cohort.file_groups or ()) if scenario.cohort.file else set())
+    out = []
+    for t in targets.targets:
+        why = independence(t, scenario)
+        reason = _not_comparable(t, scenario, diseases)
+        if reason or result is None:
+            out.append(TargetCheck(t, not why, why, None, None, None, 0,
+                                   reason or "the strategy is not compared"))
+            continue
+        log = result.logs[t.strategy]
+        got = _survival(t, log, group) if t.kind == "survival" else \
+            _after_infusion(t, log, group, streams)
+        if isinstance(got, str):
+            out.append(TargetCheck(t, not why, why, None, None, None, 0, got))
+            continue
+        x, m = got
+        low, high, why_not = _interval(t, x, m, streams)
+        out.append(TargetCheck(t, not why, why, x / m if m else None, low, high, m, why_not))
+    return tuple(out)
+
+
+def _not_comparable(t: Target, scenario: Scenario, diseases: set[str]) -> str:
+    if t.kind in ("annual_cost", "cost_ratio"):
+        return "annual costs by year are not simulated by validate (yet)"
+    if t.strategy not in scenario.strategies:
+        return f"{t.strategy} is not in run.strategies"
+    if t.disease != "all" and t.disease not in diseases:
+        return f"the scenario's cohort has no {t.disease} patients"
+    if math.isinf(scenario.run.horizon) or scenario.run.horizon >= t.horizon_years:
+        return ""
+    return f"the run's horizon is shorter than {t.horizon_years:g} years"
+
+
+def summary_counts(checks: tuple[TargetCheck, ...]) -> Mapping[str, int]:
+    """How many facts are consistent, inconsistent and not compared, independent or not."""
+    out: dict[str, int] = {}
+    for c in checks:
+        key = f"{c.flag}{'' if c.independent else ' (not independent)'}"
+        out[key] = out.get(key, 0) + 1
+    return out
