@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-import numpy as np
-
 #: Format kinds understood by ``cartsim.report.render.format_value``.
 FORMAT_KINDS = frozenset({"money", "qaly", "int", "prob", "rate", "text", "float"})
 
@@ -130,6 +128,8 @@ class ColumnRows(Sequence[tuple[object, ...]]):
         return self._size
 
     def _cell(self, name: str, i: int) -> object:
+        import numpy as np  # here, not at the top: `cartsim --help` loads this module
+
         col = self._data[name]
         if isinstance(col, np.ma.MaskedArray):
             return None if np.ma.getmaskarray(col)[i] else col.data[i].item()

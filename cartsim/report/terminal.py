@@ -256,7 +256,8 @@ def _options_lines(res: PsaResult) -> str:
     return "Structural choices (deterministic run: the scenario's own value):\n" + \
         terminal_table(
             ("choice", "option", "weight", "draws", "strategy", icer_col, inmb_col, pce_col),
-            [(r["choice"], r["option"], _num(r["weight"]), r["draws"], r["strategy"],
+            [(r["choice"], r["option"], _num(r["weight"]), r["draws"],
+              res.scenario.strategy_labels.get(str(r["strategy"]), str(r["strategy"])),
               _num(r["icer"]) if _num(r["icer"]) is not None else r["icer_status"],
               _num(r[f"inmb_{lam}"]), _num(r[f"p_ce_{lam}"])) for r in rows],
             {"weight": "prob", "draws": "int", icer_col: "money", inmb_col: "money",
