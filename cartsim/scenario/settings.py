@@ -213,4 +213,10 @@ def _unknown_groups(raw: dict[str, Any], allowed: tuple[str, ...], path: str,
 
 
 def horizon_label(horizon: float) -> str:
-    return "lifetime" if math.isinf(horizon) else f"{horizon:g} years"
+    """
+    >>> horizon_label(1.0), horizon_label(2.5), horizon_label(math.inf)
+    ('1 year', '2.5 years', 'lifetime')
+    """
+    if math.isinf(horizon):
+        return "lifetime"
+    return f"{horizon:g} year" + ("" if horizon == 1 else "s")
