@@ -136,7 +136,8 @@ def test_compiled_equals_simpy_per_patient_on_every_shipped_scenario(path):
 
 
 def test_compiled_equals_simpy_on_the_benchmark_model():
-    path = Path("/work/shared/bench/cartsim_bench_v1.toml")
+    # ../shared beside the repository, as CI and the benchmarks have it
+    path = Path(__file__).resolve().parents[3] / "shared" / "bench" / "cartsim_bench_v1.toml"
     if not path.exists():
         pytest.skip("CARTSIM-BENCH v1 is not on this machine")
     scenario, models, table, cohort, streams = _scenario_case(path, 1000, 7)
