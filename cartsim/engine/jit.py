@@ -38,7 +38,8 @@ from numba.core import caching
 _HERE = Path(__file__).resolve().parent
 KERNEL_SOURCES = (*(_HERE / name for name in (
     "jit.py", "kernel.py", "kernel_curves.py", "kernel_mortality.py", "kernel_times.py",
-    "kernel_types.py", "kernel_value.py", "flatten.py")), _HERE.parent / "rng.py")
+    "kernel_types.py", "kernel_value.py", "flatten.py", "recurring.py")),
+    _HERE.parent / "rng.py")
 """Every file whose text the compiled kernel depends on (code, or constants it reads)."""
 
 

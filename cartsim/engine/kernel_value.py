@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from cartsim.engine.jit import checked, leaf
+from cartsim.engine.recurring import poisson_large
 
 SMALL_MEAN = 700.0
 """Up to this mean, counts walk the Poisson CDF up from 0 (e^{-mean} is still a
@@ -65,41 +66,9 @@ def poisson_count(u: float, mean: float) -> int:
     return _poisson_large(q, mean)
 
 
-@leaf
-def _poisson_large(q: float, mean: float) -> int:
-    # From the mode: its probability in log space, the CDF there summed downwards
-    # until the terms no longer count, then a walk down or up to the quantile.
-    # log p(k) at the mode k = floor(mean) = mean - f, without the cancellation of
-    # -mean + k log(mean) - lgamma(k + 1): k log1p(f/k) - f - log(2 pi k)/2 minus
-    # Stirling's series of log k! (k >= 700: three terms are exact to double)
-    k = float(math.floor(mean))
-    f = mean - k
-    pk = math.exp(k * math.log1p(f / k) - f - 0.5 * math.log(2.0 * math.pi * k)
-                  - (1.0 / (12.0 * k) - 1.0 / (360.0 * k**3) + 1.0 / (1260.0 * k**5)))
-    cdf, term, j = pk, pk, k
-    while j > 0.0:
-        term = term * j / mean
-        j -= 1.0
-        cdf = cdf + term
-        if term < cdf * 1e-17:
-            break
-    p = pk
-    if cdf > q:
-        while k > 0.0:
-            below = cdf - p
-            if below <= q:
-                return int(k)
-            p = p * k / mean
-            cdf = below
-            k -= 1.0
-        return 0
-    while True:  # until the quantile, or until rounding stops the CDF growing
-        k += 1.0
-        p = p * mean / k
-        grown = cdf + p
-        if grown > q or grown == cdf:
-            return int(k)
-        cdf = grown
+# The same walk as the simpy engine's (one text, so the engines cannot drift apart):
+# from the mode, the CDF summed downwards, then down or up to the quantile.
+_poisson_large = leaf(poisson_large)
 
 
 @leaf
