@@ -65,6 +65,29 @@ def _group_index(group_of_patient: Sequence[str], groups: Sequence[str]) -> np.n
                        count=len(group_of_patient))
 
 
+def _remission_states(log: EventLog, pathways: Mapping[str, Pathway],
+                      groups: Sequence[str]) -> np.ndarray:
+    """Mask over the log's states: remission in the pathway of any group."""
+    remission = np.zeros(len(log.state_names), dtype=bool)
+    for group in groups:
+        for s, state in enumerate(log.state_names):
+            pw_state = pathways[group].states.get(state)
+            remission[s] |= bool(pw_state is not None and pw_state.remission)
+    return remission
+
+
+def _event_costs(log: EventLog, valuations: Mapping[str, Valuation], groups: Sequence[str],
+                 cost_factor: float) -> np.ndarray:
+    """Cost per (group, event of the log, healthcare category), converted by ``cost_factor``."""
+    event_cost = np.zeros((len(groups), len(log.event_names), len(COST_CATEGORIES)))
+    for g, group in enumerate(groups):
+        costs = valuations[group].event_costs
+        for e, label in enumerate(log.event_names):
+            for c, cat in enumerate(COST_CATEGORIES):
+                event_cost[g, e, c] = costs.get(label, {}).get(cat, 0.0) * cost_factor
+    return event_cost
+
+
 def value_log(
     log: EventLog,
     pathways: Mapping[str, Pathway],
@@ -89,21 +112,17 @@ def value_log(
     n_states, n_events, n_cat = len(log.state_names), len(log.event_names), len(COST_CATEGORIES)
     state_cost = np.zeros((len(groups), n_states, n_cat))
     utility = np.zeros((len(groups), n_states))
-    event_cost = np.zeros((len(groups), n_events, n_cat))
     event_loss = np.zeros((len(groups), n_events))
-    remission = np.zeros(n_states, dtype=bool)
     for g, group in enumerate(groups):
         val = valuations[group]
         for s, state in enumerate(log.state_names):
             utility[g, s] = val.state_utility.get(state, 0.0)
             for c, cat in enumerate(COST_CATEGORIES):
                 state_cost[g, s, c] = val.state_costs.get(state, {}).get(cat, 0.0) * cost_factor
-            pw_state = pathways[group].states.get(state)
-            remission[s] |= bool(pw_state is not None and pw_state.remission)
         for e, label in enumerate(log.event_names):
             event_loss[g, e] = val.event_qaly_loss.get(label, 0.0)
-            for c, cat in enumerate(COST_CATEGORIES):
-                event_cost[g, e, c] = val.event_costs.get(label, {}).get(cat, 0.0) * cost_factor
+    remission = _remission_states(log, pathways, groups)
+    event_cost = _event_costs(log, valuations, groups, cost_factor)
 
     cols: dict[str, np.ndarray] = {}
 
@@ -204,11 +223,7 @@ def with_log_columns(valued: PatientOutcomes, log: EventLog, pathways: Mapping[s
         return valued
     groups = list(valuations)
     gi = _group_index(group_of_patient, groups)
-    remission = np.zeros(len(log.state_names), dtype=bool)
-    for group in groups:
-        for s, state in enumerate(log.state_names):
-            pw_state = pathways[group].states.get(state)
-            remission[s] |= bool(pw_state is not None and pw_state.remission)
+    remission = _remission_states(log, pathways, groups)
     societal = societal_costs(log, valuations, gi, remission, age, rates.costs, cost_factor)
     extra_costs: dict[str, np.ndarray] = {}
     cost, cost_undisc = valued.columns["cost"], valued.columns["cost_undisc"]
@@ -219,14 +234,9 @@ def with_log_columns(valued: PatientOutcomes, log: EventLog, pathways: Mapping[s
         cost_undisc = cost_undisc + societal[f"cost_{cat}_undisc"]
     times: dict[str, np.ndarray] = {}
     if event_times:
-        event_cost = np.zeros((len(groups), len(log.event_names), len(COST_CATEGORIES)))
-        for g, group in enumerate(groups):
-            for e, label in enumerate(log.event_names):
-                for c, cat in enumerate(COST_CATEGORIES):
-                    event_cost[g, e, c] = valuations[group].event_costs.get(label, {}).get(
-                        cat, 0.0) * cost_factor
         ep = log.event_patient
-        times = first_times(log, event_cost, gi[ep] if ep.size else ep)
+        times = first_times(log, _event_costs(log, valuations, groups, cost_factor),
+                            gi[ep] if ep.size else ep)
     # The columns in value_log's order: healthcare categories, societal ones, the
     # totals, counts, first-event times, then end time and cause.
     cols: dict[str, np.ndarray] = {}
@@ -240,7 +250,6 @@ def with_log_columns(valued: PatientOutcomes, log: EventLog, pathways: Mapping[s
         elif name != "cost_undisc":
             cols[name] = values
     return replace(valued, columns=cols)
-
 
 
 TIMED = {"t_product": "product", "t_retreatment": "retreatment_product"}
