@@ -89,7 +89,7 @@ def _group_tables(result: RunResult, s: str, log: EventLog) -> tuple[np.ndarray,
     return of_patient, rate, util, cost, loss
 
 
-TRACE_BLOCK_ROWS = 8192
+TRACE_BLOCK_ROWS = 8_192
 """Rows of trace.csv built at a time (whole patients, so a block may hold a few more):
 bounds the memory of --trace whatever the number of patients."""
 
