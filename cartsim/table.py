@@ -51,6 +51,9 @@ class Table:
     markdown : bool, optional
         False for tables too long to read as text (a row per patient or event):
         they are written as CSV only.
+    markdown_rows : tuple of int, optional
+        The rows the Markdown shows (e.g. yearly time points of a quarterly grid),
+        in order; None: all. The CSV always has every row.
 
     Raises
     ------
@@ -67,6 +70,7 @@ class Table:
     notes: tuple[str, ...] = ()
     formats: Mapping[str, str] = field(default_factory=dict)
     markdown: bool = True
+    markdown_rows: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         # Accept lists from callers but store tuples, so the frozen table really is
@@ -85,6 +89,12 @@ class Table:
                     f"table {self.name!r}, rows[{i}]: {len(row)} cells for "
                     f"{len(self.columns)} columns"
                 )
+        if self.markdown_rows is not None:
+            shown = tuple(self.markdown_rows)
+            object.__setattr__(self, "markdown_rows", shown)
+            if any(not 0 <= i < len(self.rows) for i in shown):
+                raise ValueError(f"table {self.name!r}: markdown_rows outside the "
+                                 f"{len(self.rows)} rows")
         for column, kind in self.formats.items():
             if column not in self.columns:
                 raise ValueError(

@@ -183,7 +183,8 @@ def _non_finite(number: float) -> str:
 
 
 def _general4(number: float) -> str:
-    """Four significant digits, fixed-point for 1e-3 <= |x| < 1e9."""
+    """Four significant digits, fixed-point for 1e-3 <= |x| < 1e9, with thousands
+    separators as in money and int columns (285,000, not 285000)."""
     if number == 0:
         return "0"
     # The %.3e rendering is the correctly rounded 4-significant-digit value; going
@@ -195,7 +196,8 @@ def _general4(number: float) -> str:
     text = f"{Decimal(rounded):f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return text
+    whole, dot, fraction = text.partition(".")
+    return f"{int(whole):,}{dot}{fraction}" if exponent >= 3 else text
 
 
 def _no_negative_zero(text: str) -> str:
@@ -292,9 +294,9 @@ def table_to_markdown(table: Table) -> str:
     Parameters
     ----------
     table : Table
-        The table to render. Columns are formatted with ``table.formats``
-        (see :func:`format_value`); numeric columns are right-aligned (``---:``),
-        text columns left-aligned (``:---``).
+        The table to render (its ``markdown_rows`` only, if set). Columns are
+        formatted with ``table.formats`` (see :func:`format_value`); numeric columns
+        are right-aligned (``---:``), text columns left-aligned (``:---``).
 
     Returns
     -------
@@ -302,7 +304,9 @@ def table_to_markdown(table: Table) -> str:
         Markdown text ending in a newline. Cells are padded so the source is
         readable too; pipes in text are escaped as ``\\|``.
     """
-    kinds, cells = _formatted_columns(table.columns, table.rows, table.formats)
+    rows = table.rows if table.markdown_rows is None else \
+        [table.rows[i] for i in table.markdown_rows]
+    kinds, cells = _formatted_columns(table.columns, rows, table.formats)
     header = [_md_escape(c) for c in table.columns]
     body = [[_md_escape(c) for c in row] for row in cells]
     # At least 4 wide so every separator contains a full "---:" or ":---".
