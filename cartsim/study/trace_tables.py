@@ -157,13 +157,13 @@ def _block_trace(result: RunResult, s: str, log: EventLog,
     of_patient, rate_tab, util_tab, cost_tab, loss_tab = tabs
     groups = sorted(result.models[s].valuations)
     s_rows, r_rows, e_rows, cp = rows
-    start, stop = np.asarray(log.sojourn_start, float), np.asarray(log.sojourn_end, float)
-    all_sp = np.asarray(log.sojourn_patient, dtype=np.int64)
-    all_st = np.asarray(log.sojourn_state, dtype=np.int64)
-    all_seq = np.asarray(log.sojourn_seq, dtype=np.int64)
-    # sojourns
-    sp, st, sseq = all_sp[s_rows], all_st[s_rows], all_seq[s_rows]
-    a, b = start[s_rows], stop[s_rows]
+    # Only the block's rows are read (and converted): never a copy of a whole log.
+    k = _take(log.recurring_sojourn, r_rows, np.int64)  # the recurring counts' sojourns
+    sp, st, sseq = (_take(x, s_rows, np.int64)
+                    for x in (log.sojourn_patient, log.sojourn_state, log.sojourn_seq))
+    rp, rst, rseq = (_take(x, k, np.int64)
+                     for x in (log.sojourn_patient, log.sojourn_state, log.sojourn_seq))
+    a, b = _take(log.sojourn_start, s_rows, float), _take(log.sojourn_end, s_rows, float)
     g = of_patient[sp]
     rate, u = rate_tab[g, st], util_tab[g, st]
     dc, do = discounted_duration(a, b, rc), discounted_duration(a, b, ro)
@@ -176,18 +176,15 @@ def _block_trace(result: RunResult, s: str, log: EventLog,
             female = np.asarray(result.cohort.female, bool)[sp[at]]
             q[at], q_undisc[at] = adjusted_sojourns(norm, age, female, a[at], b[at], u[at], ro)
     # recurring counts, valued at their sojourn's mean discount factor
-    k = np.asarray(log.recurring_sojourn, dtype=np.int64)[r_rows]
-    rp, rst = all_sp[k], all_st[k]
-    re_ = np.asarray(log.recurring_event, dtype=np.int64)[r_rows]
-    n = np.asarray(log.recurring_count, dtype=np.int64)[r_rows]
-    ra, rb = start[k], stop[k]
+    re_, n = _take(log.recurring_event, r_rows, np.int64), _take(log.recurring_count, r_rows,
+                                                                 np.int64)
+    ra, rb = _take(log.sojourn_start, k, float), _take(log.sojourn_end, k, float)
     rcost, rloss = cost_tab[of_patient[rp], re_], loss_tab[of_patient[rp], re_]
     mc, mo = mean_discount_factor(ra, rb, rc), mean_discount_factor(ra, rb, ro)
     # one-off events, with the state before and after each
-    ep = np.asarray(log.event_patient, dtype=np.int64)[e_rows]
-    ec = np.asarray(log.event_code, dtype=np.int64)[e_rows]
-    et = np.asarray(log.event_time, float)[e_rows]
-    eseq = np.asarray(log.event_seq, dtype=np.int64)[e_rows]
+    ep, ec, eseq = (_take(x, e_rows, np.int64)
+                    for x in (log.event_patient, log.event_code, log.event_seq))
+    et = _take(log.event_time, e_rows, float)
     ecost, eloss = cost_tab[of_patient[ep], ec], loss_tab[of_patient[ep], ec]
     before, after = _event_states(log, sp, sseq, st, ep, eseq)
     # censored at the horizon
@@ -201,7 +198,7 @@ def _block_trace(result: RunResult, s: str, log: EventLog,
     nothing = np.full(ct.size, len(log.state_names))
     parts = {
         "patient": (sp, rp, ep, cp),
-        "seq": (2 + sseq, 2 + all_seq[k], 2 + eseq, np.full(cp.size, LAST)),
+        "seq": (2 + sseq, 2 + rseq, 2 + eseq, np.full(cp.size, LAST)),
         "recurring": (np.zeros(a.size, bool), np.ones(k.size, bool), np.zeros(et.size, bool),
                       np.zeros(cp.size, bool)),
         "kind": (np.zeros(a.size, int), np.ones(k.size, int), np.full(et.size, 2),
@@ -240,6 +237,11 @@ def _block_trace(result: RunResult, s: str, log: EventLog,
         "count": np.ma.MaskedArray(np.nan_to_num(count.data).astype(np.int64),
                                    mask=np.ma.getmaskarray(count)),
         **{c: cols[c] for c in TRACE_COLUMNS[10:]}}
+
+
+def _take(column: np.ndarray, rows: np.ndarray, dtype: type) -> np.ndarray:
+    """``column[rows]`` as ``dtype`` (converted after indexing, so only those rows)."""
+    return np.asarray(column)[rows].astype(dtype, copy=False)
 
 
 def _event_states(log: EventLog, sp: np.ndarray, sseq: np.ndarray, sstate: np.ndarray,

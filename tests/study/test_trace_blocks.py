@@ -64,7 +64,9 @@ def test_trace_csv_is_the_same_with_two_workers(traced):
 
 def test_long_tables_are_spooled_and_hashed_as_written(traced, tmp_path):
     in_memory = folder_files(traced)
-    spooled = folder_files(traced, spool=tmp_path)
+    seen: list[int] = []
+    spooled = folder_files(traced, seen.append, spool=tmp_path)
+    assert sum(seen) == len(traced.table("patients").rows) + traced.table("trace").size
     assert list(spooled) == list(in_memory)
     manifest = json.loads(spooled["run.json"])["files"]
     for name in ("trace.csv", "patients.csv"):
