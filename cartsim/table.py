@@ -9,7 +9,7 @@ labels decoded (strategy and cause names, never integer codes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -51,6 +51,9 @@ class Table:
     markdown : bool, optional
         False for tables too long to read as text (a row per patient or event):
         they are written as CSV only.
+    markdown_rows : tuple of int, optional
+        The rows the Markdown shows (e.g. yearly time points of a quarterly grid),
+        in order; None: all. The CSV always has every row.
 
     Raises
     ------
@@ -67,6 +70,7 @@ class Table:
     notes: tuple[str, ...] = ()
     formats: Mapping[str, str] = field(default_factory=dict)
     markdown: bool = True
+    markdown_rows: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         # Accept lists from callers but store tuples, so the frozen table really is
@@ -85,6 +89,12 @@ class Table:
                     f"table {self.name!r}, rows[{i}]: {len(row)} cells for "
                     f"{len(self.columns)} columns"
                 )
+        if self.markdown_rows is not None:
+            shown = tuple(self.markdown_rows)
+            object.__setattr__(self, "markdown_rows", shown)
+            if any(not 0 <= i < len(self.rows) for i in shown):
+                raise ValueError(f"table {self.name!r}: markdown_rows outside the "
+                                 f"{len(self.rows)} rows")
         for column, kind in self.formats.items():
             if column not in self.columns:
                 raise ValueError(
@@ -175,3 +185,58 @@ class ColumnTable(Table):
             raise ValueError(f"table {self.name!r}: columns of different lengths {sizes}")
         size = sizes.pop() if sizes else 0
         object.__setattr__(self, "rows", ColumnRows(self.columns, self.data, size))
+
+
+class BlockRows(Sequence[tuple[object, ...]]):
+    """The rows of a :class:`BlockTable`, read block by block (each block is built
+    again whenever the rows are read: slow, for tests and small tables)."""
+
+    def __init__(self, table: BlockTable) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return self._table.size
+
+    def __iter__(self) -> Iterator[tuple[object, ...]]:
+        for block in self._table.blocks():
+            yield from block.rows
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[object, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[object, ...]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += self._table.size
+        if not 0 <= index < self._table.size:
+            raise IndexError(index)
+        for block in self._table.blocks():
+            if index < len(block.rows):
+                return block.rows[index]
+            index -= len(block.rows)
+        raise IndexError(index)
+
+
+def _no_blocks() -> Iterable[ColumnTable]:
+    return ()
+
+
+@dataclass(frozen=True)
+class BlockTable(Table):
+    """A long table made when it is written, block after block (a trace of 10^6 rows):
+    ``blocks()`` yields :class:`ColumnTable` pieces of its ``size`` rows in order, each
+    built only when asked for, so that the whole table never sits in memory. The CSV
+    writer streams it to disk; ``rows`` reads it block by block.
+    """
+
+    size: int = 0
+    blocks: Callable[[], Iterable[ColumnTable]] = _no_blocks
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "formats", dict(self.formats))
+        object.__setattr__(self, "rows", BlockRows(self))

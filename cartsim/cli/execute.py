@@ -26,6 +26,7 @@ import click
 from cartsim.errors import CartsimError
 from cartsim.report.atomic import (
     check_run_folder,
+    discard_spooled,
     run_lock,
     write_file,
     write_run_folder,
@@ -35,6 +36,7 @@ from cartsim.report.xlsx import WORKBOOK, workbook_from_files
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
+    from cartsim.report.folder import FolderFiles
     from cartsim.study.result import Tabled
 
 R = TypeVar("R", bound="Tabled")
@@ -96,10 +98,13 @@ def execute(study: Callable[[Bar], R], target: Path, *, overwrite: bool, quiet: 
     else:
         check_run_folder(target, overwrite=overwrite)
         result = study(bar)
-        files = _files(result, bar)
-        book = workbook_from_files(files) if xlsx else None
-        with run_lock(target):
-            count = _write_files(target, files, book, overwrite=overwrite)
+        files = _files(result, bar, target)
+        try:
+            book = workbook_from_files(files) if xlsx else None
+            with run_lock(target):
+                count = _write_files(target, files, book, overwrite=overwrite)
+        finally:
+            discard_spooled(files)  # those not moved into the folder
     from cartsim.report.terminal import overrides_line
 
     echoed = overrides_line(result.manifest)
@@ -107,24 +112,28 @@ def execute(study: Callable[[Bar], R], target: Path, *, overwrite: bool, quiet: 
     return result
 
 
-def _files(result: Tabled, bar: Bar) -> dict[str, str]:
-    """The folder's files; a progress bar while long per-patient tables are written."""
+def _files(result: Tabled, bar: Bar, target: Path) -> FolderFiles:
+    """The folder's files; a progress bar while long per-patient tables are written
+    (the trace streamed to a hidden file beside ``target``, never held whole)."""
     from cartsim.report.folder import folder_files, long_table_rows
 
     rows = long_table_rows(result)
     if rows < PROGRESS_ROWS:
-        return folder_files(result)
+        return folder_files(result, spool=target.parent)
     with bar(rows, f"Writing {rows:,} rows of per-patient tables") as progress:
-        return folder_files(result, progress.update)
+        return folder_files(result, progress.update, spool=target.parent)
 
 
 def _write(target: Path, result: Tabled, *, overwrite: bool, xlsx: bool, bar: Bar) -> int:
-    files = _files(result, bar)
-    return _write_files(target, files, workbook_from_files(files) if xlsx else None,
-                        overwrite=overwrite)
+    files = _files(result, bar, target)
+    try:
+        return _write_files(target, files, workbook_from_files(files) if xlsx else None,
+                            overwrite=overwrite)
+    finally:
+        discard_spooled(files)  # those not moved into the folder
 
 
-def _write_files(target: Path, files: dict[str, str], book: bytes | None, *,
+def _write_files(target: Path, files: FolderFiles, book: bytes | None, *,
                  overwrite: bool) -> int:
     write_run_folder(target, files, overwrite=overwrite)
     if book is not None:

@@ -13,12 +13,14 @@ environment, :func:`write_run_folder` raises ``OSError("injected fault")`` (as
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cartsim.errors import CartsimError, UsageError
@@ -86,6 +88,52 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+@dataclass(frozen=True)
+class SpooledFile:
+    """A file already written (by :func:`spool_file`) under a hidden temporary name
+    beside the results folder, so that its content never sits in memory whole:
+    :func:`write_run_folder` renames it into place; :func:`discard_spooled` removes it
+    if the folder is never written."""
+
+    path: Path
+    sha256: str
+    """Of the bytes written, for the manifest."""
+
+
+def spool_file(directory: Path, name: str, pieces: Iterable[str]) -> SpooledFile:
+    """Write ``pieces`` (text, as UTF-8) one after another to a hidden temporary file in
+    ``directory`` (created if missing), hashing them as they are written; fsynced.
+    On any error the file is removed; the OS refusing (full disk, permissions) is an
+    :class:`OutputError` naming the file."""
+    tmp = directory / f".{PurePosixPath(name).name}.{secrets.token_hex(8)}.tmp"
+    digest = hashlib.sha256()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            for piece in pieces:
+                data = piece.encode("utf-8")
+                digest.update(data)
+                handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            msg = f"could not write {name} (streamed to {tmp}): {exc}"
+            raise OutputError(msg) from exc
+        raise
+    return SpooledFile(tmp, digest.hexdigest())
+
+
+def discard_spooled(files: Mapping[str, object]) -> None:
+    """Remove the spooled files of ``files`` still waiting (after a failure; those
+    already moved into a results folder are gone from their temporary names)."""
+    for content in files.values():
+        if isinstance(content, SpooledFile):
+            content.path.unlink(missing_ok=True)
+
+
 def _check_relative_name(name: str) -> PurePosixPath:
     rel = PurePosixPath(name)
     if "\\" in name or rel.is_absolute() or not rel.parts or ".." in rel.parts:
@@ -112,7 +160,7 @@ def check_run_folder(target: Path, *, overwrite: bool) -> None:
 
 
 def write_run_folder(
-    target: Path, files: Mapping[str, str] | Mapping[str, bytes], *, overwrite: bool
+    target: Path, files: Mapping[str, str | bytes | SpooledFile], *, overwrite: bool
 ) -> None:
     """Write a complete results folder atomically, replacing `target` if allowed.
 
@@ -124,9 +172,10 @@ def write_run_folder(
     ----------
     target : Path
         The results folder. Its parent is created if missing.
-    files : Mapping[str, str] or Mapping[str, bytes]
+    files : Mapping[str, str | bytes | SpooledFile]
         Relative ``/``-separated name (e.g. ``"trace/patients.csv"``) -> text
-        (written as UTF-8) or bytes (e.g. a plot).
+        (written as UTF-8), bytes (e.g. a plot) or a file already spooled beside
+        `target` (:func:`spool_file`; renamed into place, removed on failure).
     overwrite : bool
         Whether an existing `target` may be replaced.
 
@@ -158,8 +207,11 @@ def write_run_folder(
             dest = staging.joinpath(*rel.parts)
             dest.parent.mkdir(parents=True, exist_ok=True)
             content = files[name]
-            atomic_write_bytes(dest, content if isinstance(content, bytes)
-                               else content.encode("utf-8"))
+            if isinstance(content, SpooledFile):
+                content.path.replace(dest)
+            else:
+                atomic_write_bytes(dest, content if isinstance(content, bytes)
+                                   else content.encode("utf-8"))
         # Subfolder entries must be durable before the folder becomes visible.
         for directory, _, _ in os.walk(staging, topdown=False):
             _fsync_dir(Path(directory))
@@ -175,6 +227,7 @@ def write_run_folder(
             except OSError:  # never lose them silently: say where they are
                 kept = f"; previous results are in {old}"
         shutil.rmtree(staging, ignore_errors=True)
+        discard_spooled(files)
         if not isinstance(exc, OSError):
             raise
         message = f"could not write results folder {target}: {exc}{kept}"

@@ -21,16 +21,23 @@ from pathlib import Path
 
 import numpy as np
 
-from cartsim.report.render import table_to_csv, table_to_markdown
+from cartsim.report.atomic import SpooledFile, discard_spooled, spool_file
+from cartsim.report.render import column_csv_chunks, table_to_csv, table_to_markdown
 from cartsim.study.result import Tabled
-from cartsim.table import ColumnTable
+from cartsim.table import BlockTable, ColumnTable
+
+FolderFiles = dict[str, str | SpooledFile]
+"""File name -> text, or a file already spooled to disk (a long table)."""
 
 
-def folder_files(result: Tabled, progress: Callable[[int], None] | None = None
-                 ) -> dict[str, str]:
+def folder_files(result: Tabled, progress: Callable[[int], None] | None = None,
+                 spool: Path | None = None) -> FolderFiles:
     """File name -> content: each table as CSV and (unless too long to read) Markdown,
     then ``run.json`` from the result's manifest. ``progress(rows)`` as the rows of long
-    (column) tables are written: see :func:`long_table_rows`.
+    (column) tables are written: see :func:`long_table_rows`. With ``spool`` (the folder
+    beside which the results will be written) a long table (patients, trace) is
+    streamed into a hidden file there, hashed as it is written, never held whole in
+    memory (:class:`~cartsim.report.atomic.SpooledFile`); without, it is text too.
 
     >>> from cartsim.scenario.load import example_scenario
     >>> from cartsim.study.run import run
@@ -41,16 +48,24 @@ def folder_files(result: Tabled, progress: Callable[[int], None] | None = None
     if result.manifest is None:
         msg = f"this {type(result).__name__} has no manifest: write the result of a study"
         raise ValueError(msg)
-    files: dict[str, str] = {}
-    for table in result.all_tables:
-        files[f"{table.name}.csv"] = table_to_csv(table, progress)
-        if table.markdown:
-            files[f"{table.name}.md"] = table_to_markdown(table)
-    m = result.manifest
-    manifest = build_manifest(
-        command=m.command, scenario_name=m.scenario_name, scenario_hash=m.scenario_hash,
-        seed=m.seed, sizes=m.sizes, engine=m.engine, settings=m.settings, files=files,
-        extra=m.extra)
+    files: FolderFiles = {}
+    try:
+        for table in result.all_tables:
+            name = f"{table.name}.csv"
+            if spool is not None and isinstance(table, ColumnTable | BlockTable):
+                files[name] = spool_file(spool, name, column_csv_chunks(table, progress))
+            else:
+                files[name] = table_to_csv(table, progress)
+            if table.markdown:
+                files[f"{table.name}.md"] = table_to_markdown(table)
+        m = result.manifest
+        manifest = build_manifest(
+            command=m.command, scenario_name=m.scenario_name, scenario_hash=m.scenario_hash,
+            seed=m.seed, sizes=m.sizes, engine=m.engine, settings=m.settings, files=files,
+            extra=m.extra)
+    except BaseException:
+        discard_spooled(files)
+        raise
     files["run.json"] = manifest_to_json(manifest)
     return files
 
@@ -58,7 +73,8 @@ def folder_files(result: Tabled, progress: Callable[[int], None] | None = None
 def long_table_rows(result: Tabled) -> int:
     """Rows of the result's column tables (a run's patients and trace), whose writing
     the CLI shows with a progress bar."""
-    return sum(len(t.rows) for t in result.all_tables if isinstance(t, ColumnTable))
+    return sum(len(t.rows) for t in result.all_tables
+               if isinstance(t, ColumnTable | BlockTable))
 
 
 def sha256_text(text: str) -> str:
@@ -119,7 +135,7 @@ def build_manifest(
     sizes: Mapping[str, int],
     engine: str,
     settings: Mapping[str, object],
-    files: Mapping[str, str],
+    files: Mapping[str, str | SpooledFile],
     extra: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """Describe a run well enough to reproduce it and to verify its files.
@@ -128,9 +144,10 @@ def build_manifest(
     ----------
     command, scenario_name, scenario_hash, seed, sizes, engine, settings
         Recorded as given (numpy scalars, tuples and Paths made JSON-friendly).
-    files : Mapping[str, str]
+    files : Mapping[str, str | SpooledFile]
         Relative name -> content of each output file except the manifest;
-        recorded as name -> SHA-256 of the UTF-8 content.
+        recorded as name -> SHA-256 of the UTF-8 content (of a spooled file: the
+        hash of the bytes written).
     extra : Mapping[str, object], optional
         Further top-level fields; must not reuse a standard key.
 
@@ -162,7 +179,8 @@ def build_manifest(
         "sizes": {str(k): int(v) for k, v in sizes.items()},
         "engine": engine,
         "settings": _jsonable(settings, "settings"),
-        "files": {name: sha256_text(text) for name, text in files.items()},
+        "files": {name: text.sha256 if isinstance(text, SpooledFile) else sha256_text(text)
+                  for name, text in files.items()},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     for key, value in (extra or {}).items():

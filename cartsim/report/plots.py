@@ -95,8 +95,11 @@ PLOTS: tuple[PlotSpec, ...] = (
              "cumulative cost falls to the comparator's for good (the cost offset).",
              plots_run.cumulative_cost),
     PlotSpec("remission_survival", "Survival and drug-free remission",
-             "Share of patients alive and in drug-free remission over time, with 95% Monte "
-             "Carlo bands.", plots_run.remission_survival),
+             "Share of patients alive and in drug-free remission at each time point "
+             "(quarterly for two years, then yearly), drawn as steps: a value holds until the "
+             "next point. Nobody is in remission before CAR-T infusion and a response, so "
+             "remission starts at 0; the title gives the first point at which anyone is.",
+             plots_run.remission_survival),
     PlotSpec("benefit_risk", "Benefit-risk against the comparator",
              "Difference per 1,000 patients treated in all-cause deaths (1, 5, 10 years, "
              "lifetime), cancers, serious infections, severe flares and the harms only the "

@@ -112,6 +112,33 @@ def strategy_colours(folder: ResultsFolder, names: Sequence[str]) -> dict[str, s
     return {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(order)}
 
 
+HATCHES = ("", "///", "...", "xxx", "\\\\\\", "ooo")
+
+
+def _grey(colour: str) -> bool:
+    return len({colour[1:3], colour[3:5], colour[5:7]}) == 1
+
+
+def distinct_looks(n: int) -> list[tuple[str, str]]:
+    """``n`` (colour, hatch) pairs, no two alike and none grey (grey means dead): the
+    palette for up to 9, else the tab20, tab20b and tab20c colour maps without their
+    greys (54 colours), then those again with a hatch for each further round.
+
+    >>> len(set(distinct_looks(200))) == 200
+    True
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    colours = [c for c in PALETTE if not _grey(c)]
+    if n > len(colours):
+        maps = [to_hex(c) for name in ("tab20", "tab20b", "tab20c")
+                for c in colormaps[name].colors]  # type: ignore[attr-defined]
+        colours = [c for c in dict.fromkeys(maps) if not _grey(c)]
+    return [(colours[i % len(colours)], HATCHES[(i // len(colours)) % len(HATCHES)]
+             + "/" * (i // (len(colours) * len(HATCHES)))) for i in range(n)]
+
+
 def legend(ax: Axes, **kwargs: Any) -> None:
     if ax.get_legend_handles_labels()[0]:
         ax.legend(frameon=False, **kwargs)

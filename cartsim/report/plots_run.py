@@ -16,10 +16,10 @@ from matplotlib.patches import Patch
 
 from cartsim.report.folder_reader import FolderTable, ResultsFolder, as_float
 from cartsim.report.plots_base import (
-    PALETTE,
     YEARS_LABEL,
     PlotSkipped,
     column_floats,
+    distinct_looks,
     legend,
     legend_below,
     money_ticks,
@@ -58,14 +58,20 @@ def state_occupancy(folder: ResultsFolder) -> Figure:
     for r in table.records():
         if not r["aggregate"] and r["state"] != DEAD_ROW and r["state"] not in states:
             states.append(str(r["state"]))
-    colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(states)} | {DEAD_ROW: "0.8"}
+    # No two states look alike, however many (colour, then hatch); dead is grey.
+    looks = dict(zip(states, distinct_looks(len(states)), strict=True)) | {DEAD_ROW: ("0.8", "")}
     fig, axes = new_figure(len(strategies), 1, height=3.2 * len(strategies) + 0.6)
     for ax, s in zip(axes[:, 0], strategies, strict=True):
         own = [st for st in [*states, DEAD_ROW]
                if any(r["strategy"] == s and r["state"] == st for r in table.records())]
         curves = [_curve(table, s, st) for st in own]
-        ax.stackplot(curves[0][0], *[c[1] for c in curves], colors=[colours[st] for st in own],
-                     labels=[plain(st.replace("_", " ")) for st in own], linewidth=0)
+        layers = ax.stackplot(curves[0][0], *[c[1] for c in curves],
+                              colors=[looks[st][0] for st in own],
+                              labels=[plain(st.replace("_", " ")) for st in own], linewidth=0)
+        for layer, st in zip(layers, own, strict=True):
+            if looks[st][1]:
+                layer.set_hatch(looks[st][1])
+                layer.set_edgecolor("white")
         ax.set_ylim(0, 1)
         ax.set_xlim(0, float(curves[0][0].max()) or 1.0)
         ax.set_ylabel("Share of patients")
@@ -119,27 +125,35 @@ def _break_even(folder: ResultsFolder) -> dict[str, float]:
 
 
 def remission_survival(folder: ResultsFolder) -> Figure:
-    """Share alive and share in drug-free remission over time, with 95% bands."""
+    """Share alive and share in drug-free remission over time, with 95% bands, drawn as
+    steps: each value is the share at a time point of the grid and holds until the next
+    (a line would ramp remission up from 0 at time 0, before anyone can be in it)."""
     (table,) = needs(folder, "state_occupancy")
     strategies = _strategies_in(table, folder)
     colours = strategy_colours(folder, strategies)
     fig, axes = new_figure()
     ax = axes[0, 0]
+    first: list[str] = []
     for s in strategies:
         for state, style, what in ((ALIVE_ROW, "-", "alive"),
                                    (REMISSION_ROW, "--", "in drug-free remission")):
             t, p, se = _curve(table, s, state)
             if not t.size or (state == REMISSION_ROW and not p.any()):
                 continue
-            ax.plot(t, p, color=colours[s], linestyle=style, linewidth=1.8,
+            ax.step(t, p, where="post", color=colours[s], linestyle=style, linewidth=1.8,
                     label=f"{plain(folder.label(s))}: {what}")
             ax.fill_between(t, np.clip(p - Z95 * se, 0, 1), np.clip(p + Z95 * se, 0, 1),
-                            color=colours[s], alpha=0.15, linewidth=0)
+                            step="post", color=colours[s], alpha=0.15, linewidth=0)
+            if state == REMISSION_ROW:
+                first.append(f"{plain(folder.label(s))} at {t[np.argmax(p > 0)]:g} years")
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
     ax.set_xlabel(YEARS_LABEL)
     ax.set_ylabel("Proportion of patients (95% Monte Carlo band)")
-    ax.set_title("Survival (solid) and drug-free remission (dashed) over time")
+    title = "Survival (solid) and drug-free remission (dashed) over time"
+    if first:  # remission needs an infusion and a response first: say when it appears
+        title += ("\nRemission first seen (infusion + response) " + "; ".join(first))
+    ax.set_title(title)
     legend(ax, loc="upper right")
     return fig
 

@@ -18,10 +18,11 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from cartsim.table import FORMAT_KINDS, MISSING, ColumnTable, Table
+from cartsim.table import FORMAT_KINDS, MISSING, BlockTable, ColumnTable, Table
 
-CSV_CHUNK_ROWS = 65_536
-"""Rows of a ColumnTable rendered at a time: bounds the memory of the cells as strings."""
+CSV_CHUNK_CELLS = 1 << 18
+"""Cells of a long table rendered at a time (as many rows as hold this many): bounds the
+memory of the cells as Python strings (some 20 MB), whatever the number of columns."""
 
 
 def _is_bool(value: object) -> TypeGuard[bool | np.bool_]:
@@ -95,7 +96,7 @@ def table_to_csv(table: Table, progress: Callable[[int], None] | None = None) ->
     TypeError
         If a cell is not None, bool, int, float or str.
     """
-    if isinstance(table, ColumnTable):
+    if isinstance(table, ColumnTable | BlockTable):
         return "".join(column_csv_chunks(table, progress))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
@@ -158,18 +159,21 @@ def _column_cells(table: ColumnTable, name: str, lo: int, hi: int) -> list[str]:
     return cells
 
 
-def column_csv_chunks(table: ColumnTable, progress: Callable[[int], None] | None = None
-                      ) -> Iterator[str]:
-    """A ColumnTable's CSV in pieces (header first), ``CSV_CHUNK_ROWS`` rows each;
+def column_csv_chunks(table: ColumnTable | BlockTable,
+                      progress: Callable[[int], None] | None = None) -> Iterator[str]:
+    """A long table's CSV in pieces (header first) of at most ``CSV_CHUNK_CELLS`` cells;
+    a BlockTable's blocks one after another, each built only when its turn comes.
     ``progress(rows)`` after each piece."""
     yield ",".join(_csv_text(c) for c in table.columns) + "\n"
-    size = len(table.rows)
-    for lo in range(0, size, CSV_CHUNK_ROWS):
-        hi = min(size, lo + CSV_CHUNK_ROWS)
-        cells = [_column_cells(table, c, lo, hi) for c in table.columns]
-        yield "\n".join(map(",".join, zip(*cells, strict=True))) + "\n"
-        if progress is not None:
-            progress(hi - lo)
+    step = max(1, CSV_CHUNK_CELLS // max(1, len(table.columns)))
+    for block in table.blocks() if isinstance(table, BlockTable) else (table,):
+        size = len(block.rows)
+        for lo in range(0, size, step):
+            hi = min(size, lo + step)
+            cells = [_column_cells(block, c, lo, hi) for c in table.columns]
+            yield "\n".join(map(",".join, zip(*cells, strict=True))) + "\n"
+            if progress is not None:
+                progress(hi - lo)
 
 
 def _non_finite(number: float) -> str:
@@ -179,7 +183,8 @@ def _non_finite(number: float) -> str:
 
 
 def _general4(number: float) -> str:
-    """Four significant digits, fixed-point for 1e-3 <= |x| < 1e9."""
+    """Four significant digits, fixed-point for 1e-3 <= |x| < 1e9, with thousands
+    separators as in money and int columns (285,000, not 285000)."""
     if number == 0:
         return "0"
     # The %.3e rendering is the correctly rounded 4-significant-digit value; going
@@ -191,7 +196,8 @@ def _general4(number: float) -> str:
     text = f"{Decimal(rounded):f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return text
+    whole, dot, fraction = text.partition(".")
+    return f"{int(whole):,}{dot}{fraction}" if exponent >= 3 else text
 
 
 def _no_negative_zero(text: str) -> str:
@@ -288,9 +294,9 @@ def table_to_markdown(table: Table) -> str:
     Parameters
     ----------
     table : Table
-        The table to render. Columns are formatted with ``table.formats``
-        (see :func:`format_value`); numeric columns are right-aligned (``---:``),
-        text columns left-aligned (``:---``).
+        The table to render (its ``markdown_rows`` only, if set). Columns are
+        formatted with ``table.formats`` (see :func:`format_value`); numeric columns
+        are right-aligned (``---:``), text columns left-aligned (``:---``).
 
     Returns
     -------
@@ -298,7 +304,9 @@ def table_to_markdown(table: Table) -> str:
         Markdown text ending in a newline. Cells are padded so the source is
         readable too; pipes in text are escaped as ``\\|``.
     """
-    kinds, cells = _formatted_columns(table.columns, table.rows, table.formats)
+    rows = table.rows if table.markdown_rows is None else \
+        [table.rows[i] for i in table.markdown_rows]
+    kinds, cells = _formatted_columns(table.columns, rows, table.formats)
     header = [_md_escape(c) for c in table.columns]
     body = [[_md_escape(c) for c in row] for row in cells]
     # At least 4 wide so every separator contains a full "---:" or ":---".

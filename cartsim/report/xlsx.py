@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from cartsim.errors import UsageError
+from cartsim.report.atomic import SpooledFile
 from cartsim.report.folder_reader import INPUTS_TABLE, FolderTable, tables_from_files
 
 WORKBOOK = "results.xlsx"
@@ -148,7 +149,11 @@ def _fixed_dates(data: bytes, when: dt.datetime) -> bytes:
     return out.getvalue()
 
 
-def workbook_from_files(files: Mapping[str, str]) -> bytes:
-    """The workbook of an in-memory results folder (file name -> text, with run.json)."""
-    manifest = json.loads(files["run.json"]) if "run.json" in files else {}
-    return workbook_bytes(tables_from_files(files), manifest)
+def workbook_from_files(files: Mapping[str, str | SpooledFile]) -> bytes:
+    """The workbook of an in-memory results folder (file name -> text, with run.json;
+    a file spooled to disk is read back)."""
+    texts = {name: content.path.read_text(encoding="utf-8")
+             if isinstance(content, SpooledFile) else content
+             for name, content in files.items()}
+    manifest = json.loads(texts["run.json"]) if "run.json" in texts else {}
+    return workbook_bytes(tables_from_files(texts), manifest)

@@ -8,7 +8,7 @@ Markdown (formatted for a report). Column meanings are listed in the README.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from cartsim.engine.events import ALIVE
 from cartsim.outcomes.cost_composition import cost_composition
 from cartsim.outcomes.curves import CurveSums, used_points
 from cartsim.outcomes.occupancy import Occupancy, occupancy_from_counts, remission_states
+from cartsim.pathway.model import Pathway
 from cartsim.scenario.settings import horizon_label
 from cartsim.study.evlyg_tables import (
     EVLYG_COLUMNS,
@@ -183,22 +184,55 @@ def frontier_table(result: RunResult) -> Table:
 def events_table(result: RunResult) -> Table:
     columns = ("strategy", "event", "events", "events_per_patient", "events_per_patient_mcse",
                "patients_with_event", "proportion", "proportion_se")
-    rows = []
+    rows: list[tuple[object, ...]] = []
+    pairs: dict[str, str] = {}
     for s, o in result.outcomes.items():
+        # One happening under two labels (same count for every patient): shown once.
+        twins = {b: a for b, a in same_events(result.models[s].pathways.values()).items()
+                 if np.array_equal(o.columns[f"n_{a}"], o.columns[f"n_{b}"])}
+        pairs |= twins
         for label in o.event_names:
-            if label == "start":
+            if label == "start" or label in twins:
                 continue
             counts = o.columns[f"n_{label}"]
             per = estimate_mean(counts.astype(float))
             prop = proportion(counts > 0)
             rows.append((s, label, int(counts.sum()), per.mean, per.se,
                          int(np.count_nonzero(counts)), prop.mean, prop.se))
+    notes = [f"{a}: each is also recorded as {b}, which follows it at once with certainty: "
+             f"one event, counted once here (patients.csv and trace.csv keep both labels)."
+             for b, a in pairs.items()]
     return Table("events", "Events and harms", columns, tuple(rows),
                  ("Recurring events (flares, serious infections) are counted per sojourn from a "
-                  "Poisson draw; proportion_se is the binomial standard error.",),
+                  "Poisson draw; proportion_se is the binomial standard error.", *notes),
                  {"events": "int", "patients_with_event": "int", "events_per_patient": "rate",
                   "events_per_patient_mcse": "rate", "proportion": "prob",
                   "proportion_se": "prob"})
+
+
+def same_events(pathways: Iterable[Pathway]) -> dict[str, str]:
+    """{b: a} for two labels of one happening: a chance node whose only outcome is
+    certain (event b) and which is reached only through outcomes or transitions that
+    record event a (the car_t pathway's retreatment, then its reinfusion)."""
+    found: dict[str, str] = {}
+    for p in pathways:
+        into: dict[str, list[str | None]] = {p.start: [None]}
+        for c in p.chances.values():
+            for o in c.outcomes:
+                if o.to is not None:
+                    into.setdefault(o.to, []).append(o.event)
+            for node in (c.then, c.guard.otherwise if c.guard else None):
+                if node is not None:
+                    into.setdefault(node, []).append(None)
+        for t in (t for st in p.states.values() for t in st.transitions):
+            into.setdefault(t.to, []).append(t.label)
+        for name, c in p.chances.items():
+            came = into.get(name, [None])
+            if (len(c.outcomes) == 1 and c.outcomes[0].probability == 1.0 and c.guard is None
+                    and c.outcomes[0].event is not None and came[0] is not None
+                    and len(set(came)) == 1):
+                found[c.outcomes[0].event] = came[0]
+    return found
 
 
 def deaths_table(result: RunResult) -> Table:
@@ -327,6 +361,8 @@ OCCUPANCY_NOTES = (
     f"'{ALIVE_ROW}' (survival) and '{REMISSION_ROW}' (in a drug-free remission state) are "
     "sums of state rows and have aggregate = true.",
     "A patient alive at the horizon is counted in their last state at the horizon.",
+    "This Markdown shows yearly time points to year 10, then every 5 years, and the last; "
+    "state_occupancy.csv has the full grid (quarterly for two years, then yearly).",
 )
 
 
@@ -354,8 +390,18 @@ def occupancy_rows(occ: Occupancy) -> list[tuple[object, ...]]:
 
 def state_occupancy_table(result: RunResult) -> Table:
     """The ``state_occupancy`` table (long format, keys strategy, state, time)."""
-    rows = [row for occ in occupancies(result).values() for row in occupancy_rows(occ)]
+    occs = occupancies(result)
+    rows = [row for occ in occs.values() for row in occupancy_rows(occ)]
+    last = max((float(occ.time[-1]) for occ in occs.values() if occ.time.size), default=0.0)
+    shown = tuple(i for i, r in enumerate(rows)
+                  if isinstance(r[2], float) and yearly_point(r[2], last))
     return Table("state_occupancy", "State occupancy, survival and drug-free remission over time",
                  ("strategy", "state", "time", "share", "share_se", "aggregate"), tuple(rows),
                  OCCUPANCY_NOTES,
-                 {"time": "float", "share": "prob", "share_se": "prob", "aggregate": "text"})
+                 {"time": "float", "share": "prob", "share_se": "prob", "aggregate": "text"},
+                 markdown_rows=shown)
+
+
+def yearly_point(t: float, last: float) -> bool:
+    """A time the occupancy Markdown shows: whole years to 10, then every 5, and the last."""
+    return t == last or (t.is_integer() and (t <= 10.0 or t % 5.0 == 0.0))

@@ -8,6 +8,8 @@ a run that kept them (``--trace``) has them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from cartsim.engine.events import ALIVE, EventLog
@@ -18,7 +20,7 @@ from cartsim.outcomes.discounting import (
     mean_discount_factor,
 )
 from cartsim.study.result import RunResult
-from cartsim.table import ColumnTable
+from cartsim.table import BlockTable, ColumnTable
 from cartsim.vocabulary import DEAD, cost_categories
 
 TRACE_COLUMNS = ("patient_id", "strategy", "row", "kind", "time", "end", "state_from",
@@ -87,46 +89,106 @@ def _group_tables(result: RunResult, s: str, log: EventLog) -> tuple[np.ndarray,
     return of_patient, rate, util, cost, loss
 
 
-def _strategy_trace(result: RunResult, s: str, log: EventLog) -> dict[str, np.ndarray]:
-    """The trace columns of one strategy, rows in each patient's order (the engine's
-    sequence numbers; a recurring-count row after its sojourn; censoring last)."""
+TRACE_BLOCK_ROWS = 8_192
+"""Rows of trace.csv built at a time (whole patients, so a block may hold a few more):
+bounds the memory of --trace whatever the number of patients."""
+
+
+def trace_table(result: RunResult, block_rows: int = TRACE_BLOCK_ROWS) -> BlockTable:
+    """Sojourns, events and recurring-event counts with the amounts each accrued: built
+    when written, strategy after strategy and block of patients after block (about
+    ``block_rows`` rows each), so only one block is ever held; the rows and their order
+    do not depend on ``block_rows``."""
+    indexes = {s: _LogIndex(log) for s, log in result.logs.items()}
+    patient_ids = np.array(result.cohort.patient_id, dtype=object)
+
+    def blocks() -> Iterator[ColumnTable]:
+        for s, log in result.logs.items():
+            tabs = _group_tables(result, s, log)
+            for rows in indexes[s].blocks(block_rows):
+                data = _block_trace(result, s, log, tabs, rows, patient_ids)
+                yield ColumnTable("trace", "Per-patient event trace", TRACE_COLUMNS, (),
+                                  markdown=False, data=data)
+
+    return BlockTable("trace", "Per-patient event trace", TRACE_COLUMNS, (), TRACE_NOTES,
+                      markdown=False, size=sum(i.size for i in indexes.values()),
+                      blocks=blocks)
+
+
+class _LogIndex:
+    """Where each patient's rows of one event log are: its sojourns, recurring counts and
+    events grouped by patient (in the log's order within a patient), and whether it is
+    censored; so that the trace can be built for a block of patients at a time."""
+
+    def __init__(self, log: EventLog) -> None:
+        n = log.n_patients
+        sp = np.asarray(log.sojourn_patient, dtype=np.int64)
+        rp = sp[np.asarray(log.recurring_sojourn, dtype=np.int64)]
+        ep = np.asarray(log.event_patient, dtype=np.int64)
+        self.censored = np.asarray(log.cause) == ALIVE
+        self.orders, self.bounds = [], []
+        for patient in (sp, rp, ep):
+            order = np.argsort(patient, kind="stable")  # stable: the log's order kept
+            self.orders.append(order)
+            self.bounds.append(np.searchsorted(patient[order], np.arange(n + 1)))
+        per_patient = sum(np.diff(b) for b in self.bounds) + self.censored
+        self.ends = np.cumsum(per_patient)  # rows up to and including each patient
+        self.size = int(self.ends[-1]) if n else 0
+
+    def blocks(self, block_rows: int) -> Iterator[tuple[np.ndarray, ...]]:
+        """Per block of whole patients with about ``block_rows`` rows: the indices of its
+        sojourns, recurring counts and events in the log, and its censored patients."""
+        n = self.ends.size
+        cuts = np.searchsorted(self.ends, np.arange(block_rows, self.size, block_rows))
+        edges = np.unique(np.r_[0, cuts + 1, n].clip(0, n))
+        for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+            picked = tuple(order[b[lo]:b[hi]]
+                           for order, b in zip(self.orders, self.bounds, strict=True))
+            yield (*picked, lo + np.flatnonzero(self.censored[lo:hi]))
+
+
+def _block_trace(result: RunResult, s: str, log: EventLog,
+                 tabs: tuple[np.ndarray, ...], rows: tuple[np.ndarray, ...],
+                 patient_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """The trace columns of one strategy's block of patients (``rows``: see
+    :meth:`_LogIndex.blocks`), rows in each patient's order (the engine's sequence
+    numbers; a recurring-count row after its sojourn; censoring last)."""
     rc, ro = result.rates.costs, result.rates.outcomes
-    of_patient, rate_tab, util_tab, cost_tab, loss_tab = _group_tables(result, s, log)
+    of_patient, rate_tab, util_tab, cost_tab, loss_tab = tabs
     groups = sorted(result.models[s].valuations)
-    # sojourns
-    sp = np.asarray(log.sojourn_patient, dtype=np.int64)
-    st = np.asarray(log.sojourn_state, dtype=np.int64)
-    a, b = np.asarray(log.sojourn_start, float), np.asarray(log.sojourn_end, float)
+    s_rows, r_rows, e_rows, cp = rows
+    # Only the block's rows are read (and converted): never a copy of a whole log.
+    k = _take(log.recurring_sojourn, r_rows, np.int64)  # the recurring counts' sojourns
+    sp, st, sseq = (_take(x, s_rows, np.int64)
+                    for x in (log.sojourn_patient, log.sojourn_state, log.sojourn_seq))
+    rp, rst, rseq = (_take(x, k, np.int64)
+                     for x in (log.sojourn_patient, log.sojourn_state, log.sojourn_seq))
+    a, b = _take(log.sojourn_start, s_rows, float), _take(log.sojourn_end, s_rows, float)
     g = of_patient[sp]
     rate, u = rate_tab[g, st], util_tab[g, st]
     dc, do = discounted_duration(a, b, rc), discounted_duration(a, b, ro)
     q, q_undisc = u * do, u * (b - a)
     for i, name in enumerate(groups):
         norm = result.models[s].valuations[name].utility_age_norm
-        rows = np.flatnonzero(g == i)
-        if norm is not None and rows.size:  # utility steps at birthdays
-            age = np.asarray(result.cohort.age, float)[sp[rows]]
-            female = np.asarray(result.cohort.female, bool)[sp[rows]]
-            q[rows], q_undisc[rows] = adjusted_sojourns(norm, age, female, a[rows], b[rows],
-                                                        u[rows], ro)
+        at = np.flatnonzero(g == i)
+        if norm is not None and at.size:  # utility steps at birthdays
+            age = np.asarray(result.cohort.age, float)[sp[at]]
+            female = np.asarray(result.cohort.female, bool)[sp[at]]
+            q[at], q_undisc[at] = adjusted_sojourns(norm, age, female, a[at], b[at], u[at], ro)
     # recurring counts, valued at their sojourn's mean discount factor
-    k = np.asarray(log.recurring_sojourn, dtype=np.int64)
-    rp, re_ = sp[k], np.asarray(log.recurring_event, dtype=np.int64)
-    n = np.asarray(log.recurring_count, dtype=np.int64)
-    ra, rb = a[k], b[k]
+    re_, n = _take(log.recurring_event, r_rows, np.int64), _take(log.recurring_count, r_rows,
+                                                                 np.int64)
+    ra, rb = _take(log.sojourn_start, k, float), _take(log.sojourn_end, k, float)
     rcost, rloss = cost_tab[of_patient[rp], re_], loss_tab[of_patient[rp], re_]
     mc, mo = mean_discount_factor(ra, rb, rc), mean_discount_factor(ra, rb, ro)
     # one-off events, with the state before and after each
-    ep = np.asarray(log.event_patient, dtype=np.int64)
-    ec = np.asarray(log.event_code, dtype=np.int64)
-    et = np.asarray(log.event_time, float)
-    eseq = np.asarray(log.event_seq, dtype=np.int64)
+    ep, ec, eseq = (_take(x, e_rows, np.int64)
+                    for x in (log.event_patient, log.event_code, log.event_seq))
+    et = _take(log.event_time, e_rows, float)
     ecost, eloss = cost_tab[of_patient[ep], ec], loss_tab[of_patient[ep], ec]
-    before, after = _event_states(log)
+    before, after = _event_states(log, sp, sseq, st, ep, eseq)
     # censored at the horizon
-    cp = np.flatnonzero(np.asarray(log.cause) == ALIVE)
     ct = np.asarray(log.end_time, float)[cp]
-    sseq = np.asarray(log.sojourn_seq, dtype=np.int64)
     states = np.array([*log.state_names, "", DEAD], dtype=object)
     events = np.array([*log.event_names, "", "censored"], dtype=object)
     none_s, none_r, none_e, none_c = (np.full(x.size, np.nan) for x in (a, ra, et, ct))
@@ -136,13 +198,13 @@ def _strategy_trace(result: RunResult, s: str, log: EventLog) -> dict[str, np.nd
     nothing = np.full(ct.size, len(log.state_names))
     parts = {
         "patient": (sp, rp, ep, cp),
-        "seq": (2 + sseq, 2 + sseq[k], 2 + eseq, np.full(cp.size, LAST)),
+        "seq": (2 + sseq, 2 + rseq, 2 + eseq, np.full(cp.size, LAST)),
         "recurring": (np.zeros(a.size, bool), np.ones(k.size, bool), np.zeros(et.size, bool),
                       np.zeros(cp.size, bool)),
         "kind": (np.zeros(a.size, int), np.ones(k.size, int), np.full(et.size, 2),
                  np.full(cp.size, 3)),
         "time": (a, ra, et, ct), "end": (b, rb, et, ct),
-        "state_from": (st, st[k], before, nothing), "state_to": (st, st[k], after, nothing),
+        "state_from": (st, rst, before, nothing), "state_to": (st, rst, after, nothing),
         "event": (blank_s, re_, ec, blank_c),
         "count": (none_s, n.astype(float), np.ones(et.size), none_c),
         "cost_rate": (rate, none_r, none_e, none_c), "utility": (u, none_r, none_e, none_c),
@@ -160,15 +222,14 @@ def _strategy_trace(result: RunResult, s: str, log: EventLog) -> dict[str, np.nd
     # A stable sort by (patient, sequence, recurring after its sojourn): the order above
     # breaks any remaining tie, as the rows were once appended.
     order = np.lexsort((cols["recurring"], cols["seq"], cols["patient"]))
-    for name in list(cols):  # one column at a time, so only one is held twice
-        cols[name] = cols[name][order]
+    cols = {name: col[order] for name, col in cols.items()}
     patient = cols["patient"]
     starts = np.flatnonzero(np.r_[True, patient[1:] != patient[:-1]]) if patient.size else \
         np.zeros(0, dtype=np.int64)
     row = np.arange(patient.size) - np.repeat(starts, np.diff(np.r_[starts, patient.size]))
     count = np.ma.masked_invalid(cols["count"])
     return {
-        "patient_id": np.array(result.cohort.patient_id, dtype=object)[patient],
+        "patient_id": patient_ids[patient],
         "strategy": np.full(patient.size, s, dtype=object), "row": row,
         "kind": KINDS[cols["kind"]], "time": cols["time"], "end": cols["end"],
         "state_from": states[cols["state_from"]], "state_to": states[cols["state_to"]],
@@ -178,32 +239,22 @@ def _strategy_trace(result: RunResult, s: str, log: EventLog) -> dict[str, np.nd
         **{c: cols[c] for c in TRACE_COLUMNS[10:]}}
 
 
-def trace_table(result: RunResult) -> ColumnTable:
-    """Sojourns, events and recurring-event counts with the amounts each accrued."""
-    parts = [_strategy_trace(result, s, log) for s, log in result.logs.items()]
-    data: dict[str, np.ndarray] = {}
-    for c in TRACE_COLUMNS:
-        cols = [p.pop(c) for p in parts]  # each strategy's column freed once joined
-        if c == "count":  # masked: NA for sojourns and censoring
-            data[c] = np.ma.MaskedArray(np.concatenate([x.data for x in cols]),
-                                        mask=np.concatenate([np.ma.getmaskarray(x)
-                                                             for x in cols]))
-        else:
-            data[c] = np.concatenate(cols) if cols else np.zeros(0)
-    return ColumnTable("trace", "Per-patient event trace", TRACE_COLUMNS, (), TRACE_NOTES,
-                       markdown=False, data=data)
+def _take(column: np.ndarray, rows: np.ndarray, dtype: type) -> np.ndarray:
+    """``column[rows]`` as ``dtype`` (converted after indexing, so only those rows)."""
+    return np.asarray(column)[rows].astype(dtype, copy=False)
 
 
-def _event_states(log: EventLog) -> tuple[np.ndarray, np.ndarray]:
-    """For each event row: the codes of the state before and after it: len(state_names)
-    for none, len(state_names) + 1 for "dead" (after a death)."""
+def _event_states(log: EventLog, sp: np.ndarray, sseq: np.ndarray, sstate: np.ndarray,
+                  ep: np.ndarray, eseq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each event (patients ``ep``, sequence numbers ``eseq``): the codes of the
+    state before and after it among the sojourns (``sp``, ``sseq``, ``sstate``; all
+    those of the events' patients): len(state_names) for none, len(state_names) + 1 for
+    "dead" (after a death)."""
     none = len(log.state_names)
-    sp = np.asarray(log.sojourn_patient, dtype=np.int64)
-    key = (sp << 32) | np.asarray(log.sojourn_seq, dtype=np.int64)
+    key = (sp << 32) | sseq
     order = np.argsort(key, kind="stable")
-    key, state = key[order], np.asarray(log.sojourn_state, dtype=np.int64)[order]
-    ep = np.asarray(log.event_patient, dtype=np.int64)
-    at = np.searchsorted(key, (ep << 32) | np.asarray(log.event_seq, dtype=np.int64))
+    key, state = key[order], sstate[order]
+    at = np.searchsorted(key, (ep << 32) | eseq)
     prev = np.clip(at - 1, 0, max(key.size - 1, 0))
     has_before = (at > 0) & (key[prev] >> 32 == ep) if key.size else np.zeros(ep.size, bool)
     nxt = np.clip(at, 0, max(key.size - 1, 0))

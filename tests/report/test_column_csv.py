@@ -34,7 +34,7 @@ def test_column_table_csv_is_the_row_writers_csv():
 
 
 def test_column_table_is_written_in_pieces_with_progress(monkeypatch):
-    monkeypatch.setattr(render, "CSV_CHUNK_ROWS", 3)
+    monkeypatch.setattr(render, "CSV_CHUNK_CELLS", 3 * 5)  # 3 rows of 5 columns
     by_column, by_row = both()
     seen: list[int] = []
     assert table_to_csv(by_column, seen.append) == table_to_csv(by_row)

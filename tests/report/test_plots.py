@@ -195,3 +195,32 @@ def test_real_run_folder_draws_every_run_plot(cli, tmp_path):
         if ax.collections:  # stacked shares reach exactly 1 (the states and dead partition)
             top = ax.collections[-1].get_paths()[0].vertices[:, 1].max()
             assert top == pytest.approx(1.0, abs=1e-9)
+    # car_t has 16 states (more than the 10 colours of the palette): no two look alike.
+    car_t = fig.axes[1]
+    looks = [(tuple(np.round(c.get_facecolor()[0], 6)), c.get_hatch() or "")
+             for c in car_t.collections]
+    assert len(looks) > 11 and len(set(looks)) == len(looks)
+    assert sum(1 for c in car_t.collections if tuple(c.get_facecolor()[0][:3]) ==
+               pytest.approx((0.8, 0.8, 0.8))) == 1  # grey is dead's alone
+    # Survival and remission are steps: a value holds until the next time point, so
+    # remission is 0 until the first point at which anyone is in it.
+    fig = plots_run.remission_survival(folder)
+    ax = fig.axes[0]
+    remission = [line for line in ax.get_lines() if "remission" in str(line.get_label())]
+    assert remission and all(line.get_drawstyle() == "steps-post" for line in ax.get_lines())
+    table = folder.tables["state_occupancy"]
+    first = min(float(r["time"]) for r in table.records()
+                if r["state"] == "drug_free_remission" and float(r["share"]) > 0)
+    assert first > 0 and f"at {first:g} years" in ax.get_title()
+    x, y = remission[0].get_data()
+    assert y[0] == 0 and x[np.argmax(np.asarray(y) > 0)] == first
+
+
+def test_distinct_looks_never_repeat_and_avoid_grey():
+    from cartsim.report.plots_base import PALETTE, distinct_looks
+
+    assert distinct_looks(3) == [(c, "") for c in PALETTE[:3]]  # the usual colours
+    for n in (9, 10, 54, 55, 400):
+        looks = distinct_looks(n)
+        assert len(looks) == n == len(set(looks))
+        assert not any(len({c[1:3], c[3:5], c[5:7]}) == 1 for c, _ in looks)

@@ -110,8 +110,12 @@ def test_table_validates_shape_and_formats():
         (np.int64(1000), "int", "1,000"),
         (0.12345, "prob", "0.123"),
         (0.012345, "rate", "0.01235"),
-        (123456.0, "float", "123500"),
-        (123456789.0, "float", "123500000"),
+        (123456.0, "float", "123,500"),           # thousands separators, as money has
+        (123456789.0, "float", "123,500,000"),
+        (8000.0, "float", "8,000"),                # a DSA range's low and high
+        (-74209.3, "float", "-74,210"),
+        (999.96, "float", "1,000"),
+        (999.4, "float", "999.4"),
         (1.5, "float", "1.5"),
         (0.001, "float", "0.001"),
         (0.00099996, "float", "0.001"),
