@@ -82,6 +82,10 @@ def encode_time(model: SurvivalModel) -> list[float]:
         return [WINDOW, model.probability, model.window]  # type: ignore[attr-defined]
     if kind is Never:
         return [NEVER]
+    if kind is AgeSpecificHazard:  # before a chain of isinstance checks against an ABC
+        return _encode_age(model)  # type: ignore[arg-type]
+    if kind is CureMixture:
+        return [CURE, model.cure_fraction, *encode_time(model.base)]  # type: ignore[attr-defined]
     if isinstance(model, Exponential):
         return [EXPONENTIAL, model.rate]
     if isinstance(model, Weibull):
@@ -106,14 +110,18 @@ def encode_time(model: SurvivalModel) -> list[float]:
     if isinstance(model, Window):
         return [WINDOW, model.probability, model.window]
     if isinstance(model, AgeSpecificHazard):
-        out: list[float] = [AGE, float(model.never)]
-        for sex in SEXES:
-            starts, hazards = model.bands(sex)
-            out += [len(starts), *starts, *hazards]
-        return out
+        return _encode_age(model)
     msg = (f"the compiled engine cannot simulate the time model {type(model).__name__}; "
            "use --engine simpy")
     raise SimulationError(msg)
+
+
+def _encode_age(model: AgeSpecificHazard) -> list[float]:
+    out: list[float] = [AGE, float(model.never)]
+    for sex in SEXES:
+        starts, hazards = model.bands(sex)
+        out += [len(starts), *starts, *hazards]
+    return out
 
 
 @dataclass(frozen=True)
@@ -142,11 +150,15 @@ class _Layout:
         self.rows.append(row)
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        widths = np.max([[len(slot) for slot in row] for row in self.rows], axis=0).tolist()
+        lengths = [[len(slot) for slot in row] for row in self.rows]
+        widths = np.max(lengths, axis=0).tolist()
         offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
-        padded = [list(itertools.chain.from_iterable(
-            slot if len(slot) == w else [*slot, *([0.0] * (w - len(slot)))]
-            for slot, w in zip(row, widths, strict=True))) or [0.0] for row in self.rows]
+        padded = [list(itertools.chain.from_iterable(row)) or [0.0]
+                  if sizes == widths else  # rows of one family per slot need no padding
+                  list(itertools.chain.from_iterable(
+                      slot if len(slot) == w else [*slot, *([0.0] * (w - len(slot)))]
+                      for slot, w in zip(row, widths, strict=True))) or [0.0]
+                  for row, sizes in zip(self.rows, lengths, strict=True)]
         return offsets[:-1], np.array(padded, dtype=np.float64)
 
 
@@ -164,12 +176,14 @@ def structure_key(pathway: Pathway) -> tuple[object, ...]:
 
 
 def flatten(rows: Sequence[Pathway], state_names: Sequence[str],
-            event_names: Sequence[str]) -> Plan:
+            event_names: Sequence[str], *, grouped: bool = False) -> Plan:
     """Flatten pathways that share one structure; ``state_names`` and ``event_names``
-    are the strategy's log names (``plan.shared_names``), which the codes index."""
+    are the strategy's log names (``plan.shared_names``), which the codes index.
+    ``grouped``: the caller grouped ``rows`` by :func:`structure_key` already, so it
+    is not computed again for each row (a PSA batch has thousands)."""
     first = rows[0]
-    key = structure_key(first)
-    for pw in rows[1:]:
+    key = structure_key(first) if not grouped else None
+    for pw in rows[1:] if not grouped else ():
         if structure_key(pw) != key:
             msg = (f"strategy '{first.strategy}': pathways of one plan must share their "
                    "structure (states, transitions, chance nodes)")

@@ -94,7 +94,7 @@ def _one_plan(batch: Sequence[BatchDraw], cohort: Cohort, span: range,
     ids = np.arange(span.start, span.stop)
     code = group_codes(cohort, groups, span)
     pathways = [d.pathways[g] for d in batch for g in groups]
-    plan = flatten(pathways, state_names, event_names)
+    plan = flatten(pathways, state_names, event_names, grouped=True)  # by signature
     valuations = [[v[g] for v in d.valuations] for d in batch for g in groups]
     accrual = accrual_arrays(state_names, event_names, valuations, pathways,
                              [rates] * n_sets, cost_factor)

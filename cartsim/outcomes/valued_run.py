@@ -107,7 +107,8 @@ def simulate_valued_sets(pathways: Mapping[str, Pathway],
         chosen = np.flatnonzero(plan_of == p) if len(by_structure) > 1 else ids - span.start
         if chosen.size == 0 and len(by_structure) > 1:
             continue
-        plan = flatten([pathways[g] for g in names], state_names, event_names)
+        plan = flatten([pathways[g] for g in names], state_names, event_names,
+                       grouped=True)  # by structure_key above
         vals = [[v[g] for v in valuation_sets] for g in names]
         accrual = accrual_arrays(state_names, event_names, vals, list(pathways.values()),
                                  [rates] * n_sets, cost_factor)

@@ -15,8 +15,9 @@ band, so a table that is constant gives exactly the exponential time E / rate.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -34,8 +35,32 @@ def rate_bands(rates: tuple[float, ...], multiplier: float) -> tuple[tuple[int, 
     >>> rate_bands((0.1, 0.1, 0.2, 0.2, 0.2), 2.0)
     ((0, 2), (0.2, 0.4))
     """
+    starts, base = _runs(rates)
+    return starts, tuple(multiplier * rate for rate in base)
+
+
+@lru_cache(maxsize=64)
+def _runs(rates: tuple[float, ...]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    # A PSA builds the same table's hazard once per draw with another multiplier:
+    # the runs of equal rates are found once per table.
     starts = [0] + [k for k in range(1, len(rates)) if rates[k] != rates[k - 1]]
-    return tuple(starts), tuple(multiplier * rates[k] for k in starts)
+    return tuple(starts), tuple(rates[k] for k in starts)
+
+
+def _clean(rates: Sequence[float]) -> tuple[float, ...] | None:
+    """The rates as floats, or None unless non-empty, finite and >= 0."""
+    try:
+        return _clean_tuple(tuple(rates))
+    except TypeError:  # unhashable values: checked without the cache
+        return _clean_tuple.__wrapped__(tuple(rates))
+
+
+@lru_cache(maxsize=64)
+def _clean_tuple(rates: tuple[float, ...]) -> tuple[float, ...] | None:
+    clean = tuple(float(x) for x in rates)
+    if not clean or not all(math.isfinite(x) and x >= 0.0 for x in clean):
+        return None
+    return clean
 
 
 @dataclass(frozen=True)
@@ -58,17 +83,16 @@ class AgeSpecificHazard(SurvivalModel):
         init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        clean = {sex: tuple(float(x) for x in self.rates.get(sex, ())) for sex in SEXES}
+        checked = {sex: _clean(self.rates.get(sex, ())) for sex in SEXES}
         m = float(self.multiplier)
-        if set(self.rates) != set(SEXES) or any(
-                not v or not all(math.isfinite(x) and x >= 0.0 for x in v)
-                for v in clean.values()):
+        if set(self.rates) != set(SEXES) or any(v is None for v in checked.values()):
             msg = ("AgeSpecificHazard rates need 'female' and 'male', each a non-empty "
                    f"sequence of finite rates >= 0; got {self.rates!r}")
             raise ParameterError(msg)
         if not (math.isfinite(m) and m >= 0.0):
             raise ParameterError(f"AgeSpecificHazard multiplier must be finite and >= 0; "
                                  f"got {self.multiplier!r}")
+        clean = {sex: v for sex, v in checked.items() if v is not None}
         object.__setattr__(self, "rates", clean)
         object.__setattr__(self, "multiplier", m)
         object.__setattr__(self, "_bands", {s: rate_bands(clean[s], m) for s in SEXES})

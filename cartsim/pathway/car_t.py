@@ -29,9 +29,12 @@ recorded once per infusion by worst grade, as CRS is.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 from cartsim.params.survival import Exponential, Fixed, Never, SurvivalModel, Weibull
 from cartsim.params.survival_shapes import CureMixture, LinearRamp
 from cartsim.pathway.cancer import (
+    ORIGINS,
     cancer_state_name,
     cancer_transition,
     frozen_state,
@@ -50,6 +53,7 @@ from cartsim.pathway.costing import CostLine, Includes, Shortfall
 from cartsim.pathway.model import (
     Chance,
     Guard,
+    Mortality,
     Outcome,
     Pathway,
     Recurring,
@@ -123,6 +127,50 @@ def _after_infusion(v: Values, origin: str) -> tuple[Transition, ...]:
     return (*t_cell_transitions(v, origin), second)
 
 
+# Life after an infusion, shared with the allogeneic CAR-T pathway (and, for its
+# cancer state, the T-cell engager's): written once, in the order the pathways list
+# their states (the order of a plan's states and of a log's sojourns).
+
+def add_remission_states(states: MutableMapping[str, State], *, mortality: Mortality,
+                         cancer: Transition, after: tuple[Transition, ...],
+                         aplasia: SurvivalModel, relapse: SurvivalModel,
+                         infections: tuple[Recurring, ...],
+                         aplasia_infections: tuple[Recurring, ...] = ()) -> None:
+    """Add ``aplasia`` and ``aplasia_ivig`` (B-cell recovery after ``aplasia`` to the
+    response), ``remission`` (relapse to re-treatment) and ``remission_2`` (relapse
+    to active disease), each with the remission ``mortality``, the ``cancer``
+    transition and the transitions ``after`` the infusion."""
+    for name in ("aplasia", "aplasia_ivig"):
+        states[name] = State(
+            name=name, mortality=mortality,
+            transitions=(Transition(f"{name}_end", "response", aplasia, event="b_cell_recovery"),
+                         cancer, *after),
+            recurring=aplasia_infections)
+    states["remission"] = State(
+        name="remission", mortality=mortality, remission=True, recurring=infections,
+        transitions=(Transition("relapse", "retreatment", relapse), cancer, *after))
+    states["remission_2"] = State(
+        name="remission_2", mortality=mortality, remission=True, recurring=infections,
+        transitions=(Transition("relapse_2", "active", relapse, event="relapse"), cancer,
+                     *after))
+
+
+def add_frozen_cancers(states: MutableMapping[str, State], v: Values, *,
+                       t_cell: bool = True) -> None:
+    """Add the cancer state frozen from ``remission`` and, with ``t_cell``, the T-cell
+    malignancy frozen from each disease activity (values read only where used, so a
+    pathway without T-cell malignancy does not depend on its parameters)."""
+    states["cancer_remission"] = frozen_state("cancer", states["remission"],
+                                              v("cancer.excess_mortality"), "cancer")
+    if not t_cell:
+        return
+    t_excess = v("car_t.t_cell_malignancy.excess_mortality")
+    for origin in ORIGINS:
+        frozen = frozen_state("t_cell_malignancy", states[origin], t_excess,
+                              "t_cell_malignancy")
+        states[frozen.name] = frozen
+
+
 def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
     """The CAR-T strategy for patients with disease ``d``."""
     states = conventional_states(d, v, extra=lambda o: _after_infusion(v, o))
@@ -135,37 +183,16 @@ def car_t_pathway(d: str, v: Values, relapse_model: str) -> Pathway:
             cancer_transition(v(f"cancer.sir.{d}"), v, "active"),
         ),
     )
-    remission_mortality = remission_state_mortality(d, v)
-    remission_cancer = cancer_transition(v("cancer.sir_remission"), v, "remission")
+    mortality = remission_state_mortality(d, v)
+    cancer = cancer_transition(v("cancer.sir_remission"), v, "remission")
     after = _after_infusion(v, "remission")
-    infections = Recurring("serious_infection", v("car_t.remission.infections"))
+    infections = (Recurring("serious_infection", v("car_t.remission.infections")),)
     relapse = relapse_time(v, relapse_model)
-    for name in ("aplasia", "aplasia_ivig"):
-        states[name] = State(
-            name=name, mortality=remission_mortality,
-            transitions=(Transition(f"{name}_end", "response", Fixed(v("car_t.aplasia.time")),
-                                    event="b_cell_recovery"),
-                         remission_cancer, *after),
-            recurring=(Recurring("serious_infection", v("car_t.aplasia.infections")),),
-        )
-    states["remission"] = State(
-        name="remission", mortality=remission_mortality, remission=True,
-        transitions=(Transition("relapse", "retreatment", relapse), remission_cancer, *after),
-        recurring=(infections,),
-    )
-    states["remission_2"] = State(
-        name="remission_2", mortality=remission_mortality, remission=True,
-        transitions=(Transition("relapse_2", "active", relapse, event="relapse"),
-                     remission_cancer, *after),
-        recurring=(infections,),
-    )
-    excess = v("cancer.excess_mortality")
-    states["cancer_remission"] = frozen_state("cancer", states["remission"], excess, "cancer")
-    t_excess = v("car_t.t_cell_malignancy.excess_mortality")
-    for origin in ("active", "low_activity", "remission"):
-        t_cell = frozen_state("t_cell_malignancy", states[origin], t_excess,
-                              "t_cell_malignancy")
-        states[t_cell.name] = t_cell
+    add_remission_states(
+        states, mortality=mortality, cancer=cancer, after=after,
+        aplasia=Fixed(v("car_t.aplasia.time")), relapse=relapse, infections=infections,
+        aplasia_infections=(Recurring("serious_infection", v("car_t.aplasia.infections")),))
+    add_frozen_cancers(states, v)
     chances = {
         "manufacturing_result": Chance("manufacturing_result", (
             Outcome(v("car_t.manufacturing.failure"), "manufacturing_failure", to="active"),

@@ -27,10 +27,9 @@ from __future__ import annotations
 from cartsim.params.survival import Exponential, Fixed
 from cartsim.pathway.cancer import (
     cancer_transition,
-    frozen_state,
     t_cell_transitions,
 )
-from cartsim.pathway.car_t import toxicity_chain
+from cartsim.pathway.car_t import add_frozen_cancers, add_remission_states, toxicity_chain
 from cartsim.pathway.conventional import (
     Values,
     conventional_event_costs,
@@ -46,44 +45,25 @@ from cartsim.pathway.model import (
     Outcome,
     Pathway,
     Recurring,
-    State,
-    Transition,
     Valuation,
 )
 from cartsim.pathway.mortality import remission_state_mortality
 
 P = "car_t_allogeneic"
 T_CELL_PROBABILITY = f"{P}.t_cell_malignancy.probability"
-ORIGINS = ("active", "low_activity", "remission")
 
 
 def allogeneic_pathway(d: str, v: Values) -> Pathway:
     """The allogeneic CAR-T strategy for patients with disease ``d``."""
     states = conventional_states(d, v, extra=lambda o: t_cell_transitions(
         v, o, T_CELL_PROBABILITY))
-    mortality = remission_state_mortality(d, v)
-    cancer = cancer_transition(v("cancer.sir_remission"), v, "remission")
-    after = t_cell_transitions(v, "remission", T_CELL_PROBABILITY)
-    aplasia = Fixed(v(f"{P}.aplasia.time"))
-    for name in ("aplasia", "aplasia_ivig"):
-        states[name] = State(name=name, mortality=mortality, transitions=(
-            Transition(f"{name}_end", "response", aplasia, event="b_cell_recovery"),
-            cancer, *after))
-    relapse = Exponential(v(f"{P}.relapse.rate"))
-    infections = (Recurring("serious_infection", v("car_t.remission.infections")),)
-    states["remission"] = State(
-        name="remission", mortality=mortality, remission=True, recurring=infections,
-        transitions=(Transition("relapse", "retreatment", relapse), cancer, *after))
-    states["remission_2"] = State(
-        name="remission_2", mortality=mortality, remission=True, recurring=infections,
-        transitions=(Transition("relapse_2", "active", relapse, event="relapse"), cancer,
-                     *after))
-    states["cancer_remission"] = frozen_state("cancer", states["remission"],
-                                              v("cancer.excess_mortality"), "cancer")
-    t_excess = v("car_t.t_cell_malignancy.excess_mortality")
-    for origin in ORIGINS:
-        t_cell = frozen_state("t_cell_malignancy", states[origin], t_excess, "t_cell_malignancy")
-        states[t_cell.name] = t_cell
+    add_remission_states(
+        states, mortality=remission_state_mortality(d, v),
+        cancer=cancer_transition(v("cancer.sir_remission"), v, "remission"),
+        after=t_cell_transitions(v, "remission", T_CELL_PROBABILITY),
+        aplasia=Fixed(v(f"{P}.aplasia.time")), relapse=Exponential(v(f"{P}.relapse.rate")),
+        infections=(Recurring("serious_infection", v("car_t.remission.infections")),))
+    add_frozen_cancers(states, v)
     chances = {
         "lymphodepletion": Chance("lymphodepletion", (
             Outcome(v(f"{P}.lymphodepletion"), "lymphodepletion"),), then="infusion"),

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cartsim.errors import ParameterError
 from cartsim.params.survival import SurvivalModel
@@ -247,14 +248,30 @@ class Valuation:
         norm = self.utility_age_norm
         if norm is None:
             return
-        clean = {sex: tuple(float(x) for x in norm.get(sex, ())) for sex in SEXES}
-        if set(norm) != set(SEXES) or any(
-                not values or not all(math.isfinite(x) and x > 0.0 for x in values)
-                for values in clean.values()):
+        checked = {sex: _clean_norm(norm.get(sex, ())) for sex in SEXES}
+        if set(norm) != set(SEXES) or any(values is None for values in checked.values()):
             msg = ("Valuation.utility_age_norm needs 'female' and 'male', each a non-empty "
                    f"sequence of finite utilities > 0; got {norm!r}")
             raise ParameterError(msg)
-        object.__setattr__(self, "utility_age_norm", clean)
+        object.__setattr__(self, "utility_age_norm",
+                           {sex: v for sex, v in checked.items() if v is not None})
+
+
+def _clean_norm(values: Sequence[float]) -> tuple[float, ...] | None:
+    """The norm's values as floats, or None unless non-empty, finite and > 0. A PSA
+    values every draw under the same table: it is checked once (cached)."""
+    try:
+        return _clean_norm_tuple(tuple(values))
+    except TypeError:  # unhashable values: checked without the cache
+        return _clean_norm_tuple.__wrapped__(tuple(values))
+
+
+@lru_cache(maxsize=16)
+def _clean_norm_tuple(values: tuple[float, ...]) -> tuple[float, ...] | None:
+    clean = tuple(float(x) for x in values)
+    if not clean or not all(math.isfinite(x) and x > 0.0 for x in clean):
+        return None
+    return clean
 
 
 def reachable_nodes(pathway: Pathway) -> set[str]:

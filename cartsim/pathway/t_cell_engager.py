@@ -28,7 +28,8 @@ for CAR-T, and the first course's nodes share CAR-T's names (``crs``,
 from __future__ import annotations
 
 from cartsim.params.survival import Exponential, Fixed
-from cartsim.pathway.cancer import cancer_transition, frozen_state
+from cartsim.pathway.cancer import cancer_transition
+from cartsim.pathway.car_t import add_frozen_cancers
 from cartsim.pathway.conventional import (
     Values,
     conventional_event_costs,
@@ -124,8 +125,7 @@ def tce_pathway(d: str, v: Values) -> Pathway:
                                            max_age=v(f"{P}.repeat.max_age")))
     chances["no_response"] = Chance("no_response", (Outcome(1.0, "no_response"),),
                                     then="active")
-    states["cancer_remission"] = frozen_state("cancer", states["remission"],
-                                              v("cancer.excess_mortality"), "cancer")
+    add_frozen_cancers(states, v, t_cell=False)
     return Pathway(strategy=P, start=course_node(1), states=states, chances=chances)
 
 

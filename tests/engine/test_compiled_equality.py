@@ -395,3 +395,17 @@ def test_flattened_rows_share_one_structure():
     other = Pathway("new", "infuse", {"x": State("x")})
     with pytest.raises(SimulationError, match="share their structure"):
         flatten([pathways["a"], other], *names)
+
+
+def test_rows_grouped_by_the_caller_flatten_as_checked_rows():
+    # grouped=True skips the structure check (the batch runners grouped the rows by
+    # structure_key already); the plan is the same, padding of unequal encodings included
+    pathways, _ = feature_model()
+    names = shared_names(pathways)
+    checked = flatten(list(pathways.values()), *names)
+    grouped = flatten(list(pathways.values()), *names, grouped=True)
+    assert np.array_equal(checked.numbers, grouped.numbers)
+    assert checked.ints.keys() == grouped.ints.keys()
+    assert all(np.array_equal(checked.ints[k], grouped.ints[k]) for k in checked.ints)
+    assert (checked.purposes, checked.recurring_purposes) == \
+        (grouped.purposes, grouped.recurring_purposes)

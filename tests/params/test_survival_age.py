@@ -89,3 +89,21 @@ def test_methods_without_age_say_what_to_use():
         model.time_from_uniform(0.5)
     with pytest.raises(ParameterError, match="per year of age"):
         model.scaled(1 / 12)
+
+
+def test_a_table_checked_once_is_still_refused_at_every_construction():
+    # the rates' checks are cached per table (a PSA builds the same table's hazard every
+    # draw): a refused table stays refused, whatever its container
+    bad = {"female": (0.1, -1.0), "male": (0.1,)}
+    for rates in (bad, bad, {"female": [0.1, -1.0], "male": np.array([0.1])}):
+        with pytest.raises(ParameterError, match="finite rates >= 0"):
+            AgeSpecificHazard(rates)
+
+
+def test_one_table_under_several_multipliers_keeps_each_multipliers_bands():
+    rates = {"female": (0.1, 0.1, 0.25), "male": [0.3]}
+    two, three = AgeSpecificHazard(rates, 2.0), AgeSpecificHazard(rates, 3.0)
+    assert two.bands("female") == ((0, 2), (2.0 * 0.1, 2.0 * 0.25))
+    assert three.bands("female") == ((0, 2), (3.0 * 0.1, 3.0 * 0.25))
+    assert three.bands("male") == ((0,), (3.0 * 0.3,))
+    assert two.rates == {"female": (0.1, 0.1, 0.25), "male": (0.3,)}

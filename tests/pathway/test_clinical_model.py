@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cartsim.errors import ScenarioError
+from cartsim.errors import ParameterError, ScenarioError
 from cartsim.outcomes.cost_composition import cost_composition
 from cartsim.params.reference_tables import eq5d_norms
 from cartsim.pathway.build import build_model
+from cartsim.pathway.model import Valuation
 from cartsim.scenario.load import load_scenario
 from cartsim.study.runner import run_scenario
 
@@ -195,3 +196,16 @@ def test_retreatment_never_after_the_maximum_age_or_outside_the_window():
     assert len(outside) > 100
     treated = set(zip(re_p.tolist(), re_t.tolist(), strict=True))
     assert not any((int(p), float(t)) in treated for p, t in outside)
+
+
+def test_an_age_norm_checked_once_is_still_refused_at_every_valuation():
+    # a norm's checks are cached per table (a PSA values every draw under the same one)
+    good = eq5d_norms()
+    first = Valuation({}, {}, utility_age_norm=good)
+    again = Valuation({}, {}, utility_age_norm={s: list(v) for s, v in good.items()})
+    assert first.utility_age_norm == again.utility_age_norm == \
+        {s: tuple(float(x) for x in good[s]) for s in ("female", "male")}
+    bad = {"female": (0.8, 0.0), "male": (0.8,)}
+    for norm in (bad, bad, {"female": np.array([0.8, math.nan]), "male": [0.8]}):
+        with pytest.raises(ParameterError, match="utility_age_norm"):
+            Valuation({}, {}, utility_age_norm=norm)
