@@ -53,6 +53,7 @@ from cartsim.params.evidence import (
     Summary,
     current_evidence,
 )
+from cartsim.params.structural import draw_structural, text_choices
 from cartsim.rng import Streams
 from cartsim.scenario.model import CohortSpec, Scenario
 from cartsim.scenario.param_def import DISEASES
@@ -60,6 +61,7 @@ from cartsim.study.input_tables import parameters_table
 from cartsim.study.prepare import discount_rates, prepare
 from cartsim.study.result import Manifest, Tabled, scenario_manifest
 from cartsim.study.simulate import Context, DrawPass, engine_pass
+from cartsim.study.threshold import with_choices
 from cartsim.study.validate_tables import (
     design_table,
     evidence_table,
@@ -376,12 +378,15 @@ def validate_case_series(scenario: Scenario, *, replicates: int = 1000, seed: in
     composition, follow_up = series_design(evidence.records)
     root = seed if seed is not None else scenario.run.seed
     if uncertainty:
-        # The same values as PSA draws 1..R of this scenario and seed.
-        draws = draw_parameters(scenario.parameters, range(1, replicates + 1), root,
-                                scenario.probability_sets, scenario.joint)
+        # The same values and structural options (relapse shape, re-treatment policy...)
+        # as PSA draws 1..R of this scenario and seed.
+        draws = draw_structural(draw_parameters(scenario.parameters, range(1, replicates + 1),
+                                                root, scenario.probability_sets, scenario.joint),
+                                scenario.structural, root)
         runs = []
         for j in range(replicates):
-            runs.append(_simulate(scenario, draws.at(j), composition, 1, Streams(root, j + 1),
+            chosen = with_choices(scenario, text_choices(draws, scenario.structural, j))
+            runs.append(_simulate(chosen, draws.at(j), composition, 1, Streams(root, j + 1),
                                   follow_up))
             step(1)
         measures = {k: np.concatenate([r[0][k] for r in runs]) for k in runs[0][0]}
