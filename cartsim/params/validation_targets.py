@@ -30,6 +30,7 @@ from scipy.special import betaincinv  # Beta quantiles without scipy.stats' slow
 from cartsim.checks import Problems, integer, number, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.evidence import STATUSES
+from cartsim.vocabulary import COST_CATEGORIES
 
 SHIPPED = "validation_targets.toml"
 KINDS = ("survival", "annual_cost", "cost_ratio", "remission", "event_proportion")
@@ -40,7 +41,7 @@ REQUIRED = ("id", "kind", "disease", "strategy", "horizon_years", "value", "unit
             "comparability", "source", "status", "used_by_priors", "note")
 OPTIONAL = ("lower", "upper", "events", "n", "currency", "price_year", *(
     "age_mean", "age_sd", "female", "origin", "conditional_on", "population_status",
-    "not_comparable", "tolerance", "bound", "among", "follow_up_low"))
+    "not_comparable", "tolerance", "bound", "among", "follow_up_low", "excludes"))
 BOUNDS = ("upper",)
 AMONG = ("infused", "responders")
 ORIGINS = ("diagnosis", "first_symptom", "entry", "randomisation")
@@ -99,6 +100,8 @@ class Target:
     the value lies below the predictive interval. None: two-sided."""
     among: str = "infused"
     """Remission facts: the denominator, all infused patients or only the responders."""
+    excludes: tuple[str, ...] = ()
+    """Cost facts: the model's cost categories the source leaves out (e.g. drugs)."""
     follow_up_low: float | None = None
     """Remission facts: each patient's follow-up is uniform between this and
     ``horizon_years`` (sequential enrolment; the source gives the longest follow-up only).
@@ -269,8 +272,15 @@ def _population(spec: Mapping[str, Any], kind: str | None, path: str, fields: di
         if key in spec:
             fields[key] = number(spec[key], f"{path}.{key}", problems, low=low, high=high,
                                  low_open=key in ("conditional_on", "tolerance"))
-    if "tolerance" in spec and kind not in ("annual_cost", "cost_ratio"):
-        problems.add(f"{path}.tolerance", "belongs to a cost fact", spec["tolerance"])
+    for key in (k for k in ("tolerance", "excludes") if k in spec):
+        if kind not in ("annual_cost", "cost_ratio"):
+            problems.add(f"{path}.{key}", "belongs to a cost fact", spec[key])
+    excludes = spec.get("excludes", [])
+    if not isinstance(excludes, list) or not all(e in COST_CATEGORIES for e in excludes):
+        problems.add(f"{path}.excludes", "must be a list of the model's cost categories",
+                     excludes, ", ".join(COST_CATEGORIES))
+    else:
+        fields["excludes"] = tuple(excludes)
     for key, choices in (("origin", ORIGINS), ("population_status", STATUSES),
                          ("not_comparable", None), ("bound", BOUNDS), ("among", AMONG)):
         if key in spec:

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -13,6 +14,8 @@ import cartsim
 from cartsim.params.life_table import read_life_table
 from cartsim.params.validation_targets import ValidationTargets, load_targets
 from cartsim.rng import Streams
+from cartsim.study.runner import run_scenario
+from cartsim.study.validate_costs import check_cost
 from cartsim.study.validate_targets import (
     PREDICTIVE_DRAWS,
     TargetCheck,
@@ -20,6 +23,7 @@ from cartsim.study.validate_targets import (
     check_targets,
     independence,
 )
+from cartsim.vocabulary import COST_CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "base.toml"
@@ -35,9 +39,12 @@ def base_checks():
 def test_every_fact_is_shown_with_a_flag_and_a_reason_when_not_compared(base_checks):
     assert len(base_checks) == len(load_targets().targets)
     for c in base_checks.values():
-        assert c.flag in ("consistent", "inconsistent", "not compared")
+        assert c.flag in ("consistent", "inconsistent", "not compared", "plausible",
+                          "implausible")
         if c.flag == "not compared":
             assert c.reason
+        elif c.target.kind in ("annual_cost", "cost_ratio"):
+            assert c.low < c.target.value < c.high and c.simulated > 0
         else:
             assert 0 <= c.low <= c.high <= 1 and 0 <= c.simulated <= 1
             assert c.target.horizon_years > 0 and c.target.source
@@ -182,3 +189,46 @@ def test_an_implausible_relapse_rate_fails_the_independent_durability_fact(base_
     targets = ValidationTargets("t", (load_targets()[DURABLE],))
     (check,) = check_targets(s, patients=PATIENTS, seed=20240601, targets=targets)
     assert check.flag == "inconsistent" and check.counts
+
+
+# --- annual costs: a plausibility check ------------------------------------------------
+
+
+def test_annual_cost_per_patient_year_is_the_runs_cost_over_its_life_years():
+    """Over the whole (10-year) run the annual cost of a disease's patients is their
+    undiscounted cost over their undiscounted life-years, as the run values them (a
+    second code path: equal to 1e-9)."""
+    s = cartsim.load_scenario(BASE, ["run.horizon=10"])
+    target = dataclasses.replace(
+        load_targets()["khanna2023.ssc.annual_cost_year_after_diagnosis"], horizon_years=10)
+    result = run_scenario(s, patients=300, seed=4, keep_logs=True, curves=False)
+    got = check_cost(target, result)
+    out = result.outcomes["immunosuppression"]
+    ssc = np.asarray(result.cohort.group) == "ssc"
+    expected = out["cost_undisc"][ssc].sum() / out["ly_undisc"][ssc].sum()
+    assert got.simulated == pytest.approx(expected, rel=1e-9)
+    assert (got.low, got.high) == pytest.approx((target.value / 1.5, target.value * 1.5))
+
+
+def test_costs_are_judged_plausible_or_not_and_never_count_for_strict(base_checks):
+    for c in base_checks.values():
+        if c.target.kind in ("annual_cost", "cost_ratio"):
+            assert c.flag in ("plausible", "implausible", "not compared") and not c.counts
+    commercial = base_checks["clarke2020.sle.annual_cost_moderate_severe_commercial"]
+    assert commercial.flag in ("plausible", "implausible")
+    assert commercial.target.excludes == ("drugs", "immunoglobulin")
+    euros = base_checks["erlangen2025.sle.annual_cost_before_car_t"]
+    assert euros.flag == "not compared" and "EUR" in euros.reason
+    ratio = base_checks["erlangen2025.sle.cost_ratio_after_vs_before"]
+    assert 0 < ratio.simulated < 1 and not ratio.independent
+
+
+def test_leaving_out_drugs_lowers_the_annual_cost_by_exactly_the_drug_costs():
+    s = cartsim.load_scenario(BASE, ["run.horizon=3"])
+    result = run_scenario(s, patients=200, seed=2, keep_logs=True, curves=False)
+    fact = load_targets()["wu2023.sle.annual_sle_related_cost_severe_commercial"]
+    all_in = check_cost(fact, result).simulated
+    no_drugs = check_cost(dataclasses.replace(fact, excludes=("drugs",)), result).simulated
+    only = check_cost(dataclasses.replace(fact, excludes=tuple(
+        c for c in COST_CATEGORIES if c != "drugs")), result).simulated
+    assert all_in == pytest.approx(no_drugs + only, rel=1e-9) and only > 0
