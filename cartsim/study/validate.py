@@ -16,7 +16,8 @@ also in patients followed for less); "drug-free at last follow-up" counts B-cell
 aplasia and drug-free remission; deaths and malignancies count within follow-up.
 Random numbers come from ``Streams`` keyed by (draw, purpose): with point values
 every replicate is in draw 0; with ``uncertainty`` replicate k uses PSA draw k
-for both its parameter values and its random numbers. The CAR-T pathway is
+for its parameter values, its ``[[structural]]`` options (the relapse shape...) and
+its random numbers. The CAR-T pathway is
 simulated through the runner's engine call (:func:`cartsim.study.runner.engine_pass`)
 and never valued: ``simulations`` counts the passes, ``evaluations`` is 0. The checks
 of each fact are :mod:`cartsim.analysis.validation`'s; the command is

@@ -262,6 +262,14 @@ def test_each_draw_takes_the_structural_option_of_the_same_psa_draw():
     assert len({r.options[0][1] for r in result.rows}) > 1  # the shapes differ across draws
 
 
+def test_structural_draws_are_identical_for_any_number_of_workers():
+    s = cartsim.load_scenario(BASE)
+    kwargs = {"wtp": [150000], "draws": 4, "patients": 30}
+    one = threshold_draws(s, "costs.car_t.product", workers=1, **kwargs)
+    two = threshold_draws(s, "costs.car_t.product", workers=2, **kwargs)
+    assert one.rows == two.rows
+
+
 def result_tables(result):
     from cartsim.study.threshold_tables import threshold_draws_tables
 
