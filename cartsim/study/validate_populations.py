@@ -88,7 +88,8 @@ def population(target: Target) -> Population:
 def _scenario_for(scenario: Scenario, who: Population) -> Scenario:
     age = AgeSpec("normal", who.age_mean, who.age_sd, *AGE_RANGE)
     cohort = CohortSpec(groups=(GroupSpec(who.disease, 1.0, age, who.female),))
-    return dataclasses.replace(scenario, cohort=cohort, strategies=(CONVENTIONAL,))
+    run = dataclasses.replace(scenario.run, comparator=CONVENTIONAL)
+    return dataclasses.replace(scenario, cohort=cohort, strategies=(CONVENTIONAL,), run=run)
 
 
 @dataclass(frozen=True)
