@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 @click.option("--upper", type=float, default=None, help="Upper end of the search bracket.")
 @click.option("--psa-draws", type=click.IntRange(1, MAX_DRAWS), default=None, metavar="N",
               help="Also find the threshold in each of PSA draws 1..N (other parameters "
-                   "drawn as by `cartsim psa`) and summarise its distribution.")
+                   "and [[structural]] options drawn as by `cartsim psa`) and summarise its "
+                   "distribution.")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Processes to spread --psa-draws over; results are identical for any "
                    "number.")

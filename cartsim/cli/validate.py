@@ -31,18 +31,21 @@ if TYPE_CHECKING:
               show_default=True, help="Simulated series (each 8 SLE, 3 IIM, 4 SSc patients).")
 @seed_option
 @click.option("--uncertainty", is_flag=True,
-              help="Draw every parameter from its distribution once per series (a prior "
-                   "predictive check; slower) instead of using the point values.")
+              help="Draw every parameter, and every [[structural]] option, from its "
+                   "distribution once per series as PSA draws 1..R (a prior predictive "
+                   "check; slower) instead of using the point values.")
 @set_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Results folder (default: results/<scenario name>_validation).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing results folder.")
 @click.option("--held-out-patients", type=click.IntRange(0, 1_000_000), default=4000,
-              show_default=True, help="Patients per strategy simulated for the held-out "
-                                      "published facts (0 skips them).")
+              show_default=True, help="Patients simulated for the held-out published "
+                                      "facts, per strategy and per survival population "
+                                      "(0 skips them).")
 @click.option("--strict", is_flag=True,
-              help="Exit with code 1 if any case-series fact, or any independent held-out "
-                   "fact, is inconsistent.")
+              help="Exit with code 1 if any case-series fact, or any independent compared "
+                   "held-out fact, is inconsistent (cost plausibility and not-comparable "
+                   "facts never count).")
 @quiet_option
 @debug_option
 @guarded
@@ -54,11 +57,12 @@ def validate(scenario: Path, replicates: int, seed: int | None, uncertainty: boo
     Every fact of the evidence dossier (PARAMETERS.md §7) gets the observed value, the
     simulated mean, a 95% predictive interval and a consistent/inconsistent flag; an
     inconsistent fact names the parameters that drive it. Then the held-out published
-    facts (cartsim/data/validation_targets.toml: long-horizon survival, durability,
-    safety) against the scenario's cohort, each flagged "not independent" when the
-    scenario's priors use its source. Exit code 0 with the tables either way (1 with
-    --strict if a case-series fact or an independent held-out fact is inconsistent); 2
-    for a bad scenario.
+    facts (cartsim/data/validation_targets.toml): survival on conventional therapy in each
+    source's own population (age, sex, time origin; else "not comparable"), durability,
+    safety and annual costs (a plausibility check) against the scenario's cohort, each
+    flagged "not independent" when the scenario's priors use its source. Exit code 0
+    with the tables either way (1 with --strict if a case-series fact or an independent
+    compared held-out fact is inconsistent); 2 for a bad scenario.
 
     \b
     Examples:

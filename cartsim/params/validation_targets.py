@@ -30,6 +30,7 @@ from scipy.special import betaincinv  # Beta quantiles without scipy.stats' slow
 from cartsim.checks import Problems, integer, number, text, unknown_keys
 from cartsim.errors import Problem, ScenarioError
 from cartsim.params.evidence import STATUSES
+from cartsim.vocabulary import COST_CATEGORIES
 
 SHIPPED = "validation_targets.toml"
 KINDS = ("survival", "annual_cost", "cost_ratio", "remission", "event_proportion")
@@ -38,7 +39,16 @@ DISEASES = ("sle", "iim", "ssc", "all")
 STRATEGIES = ("immunosuppression", "car_t")
 REQUIRED = ("id", "kind", "disease", "strategy", "horizon_years", "value", "unit", "population",
             "comparability", "source", "status", "used_by_priors", "note")
-OPTIONAL = ("lower", "upper", "events", "n", "currency", "price_year")
+OPTIONAL = ("lower", "upper", "events", "n", "currency", "price_year", *(
+    "age_mean", "age_sd", "female", "origin", "conditional_on", "population_status",
+    "not_comparable", "tolerance", "bound", "among", "follow_up_low", "excludes"))
+BOUNDS = ("upper",)
+AMONG = ("infused", "responders")
+ORIGINS = ("diagnosis", "first_symptom", "entry", "randomisation")
+"""A survival fact's time origin: from diagnosis (or first symptom), or from entry into an
+established-disease cohort or trial (like the model's cohort, which enters years after
+diagnosis)."""
+FROM_ONSET = ("diagnosis", "first_symptom")
 ID_PATTERN = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 MAX_TEXT = 2000
 
@@ -66,6 +76,42 @@ class Target:
     n: int | None = None
     currency: str | None = None
     price_year: int | None = None
+    age_mean: float | None = None
+    """Mean age (years) of the source's cohort at its time origin (survival facts)."""
+    age_sd: float | None = None
+    female: float | None = None
+    """Share of women in the source's cohort."""
+    origin: str | None = None
+    """The time origin of a survival figure (one of ORIGINS); None when not read."""
+    conditional_on: float | None = None
+    """For survival counted from diagnosis: the value is S(t0 + horizon) / S(t0) read from
+    the source, t0 = this many years after the origin (arithmetic in ``note``, status E)."""
+    population_status: str | None = None
+    """Status code of the age and sex figures (they may come from another report of the
+    same cohort)."""
+    not_comparable: str | None = None
+    """Why this fact cannot be compared like for like (shown, never compared)."""
+    tolerance: float | None = None
+    """Annual costs: the relative tolerance of the plausibility check (the sources give
+    means without a standard error)."""
+    bound: str | None = None
+    """"upper": the source's cohort is less severe than the model's (not refractory, a
+    milder subtype), so the model's figure should not EXCEED the value: consistent unless
+    the value lies below the predictive interval. None: two-sided."""
+    among: str = "infused"
+    """Remission facts: the denominator, all infused patients or only the responders."""
+    excludes: tuple[str, ...] = ()
+    """Cost facts: the model's cost categories the source leaves out (e.g. drugs)."""
+    follow_up_low: float | None = None
+    """Remission facts: each patient's follow-up is uniform between this and
+    ``horizon_years`` (sequential enrolment; the source gives the longest follow-up only).
+    None: every patient is followed for ``horizon_years``."""
+
+    @property
+    def matched(self) -> bool:
+        """Whether the fact describes its own population (age, sex, time origin), so that
+        validate simulates that population rather than the scenario's cohort."""
+        return None not in (self.age_mean, self.age_sd, self.female, self.origin)
 
     @property
     def held_out(self) -> bool:
@@ -162,6 +208,7 @@ def _target(spec: Any, index: int, seen: set[str], problems: Problems) -> Target
         problems.add(path, "needs lower <= value <= upper", [lo, val, up])
     _counts(spec, kind, path, fields, problems)
     _currency(spec, kind, path, fields, problems)
+    _population(spec, kind, path, fields, problems)
     used = spec.get("used_by_priors")
     if used is None:
         problems.missing(f"{path}.used_by_priors", "a list; empty when the fact is held out")
@@ -208,6 +255,50 @@ def _currency(spec: Mapping[str, Any], kind: str | None, path: str, fields: dict
             if key in spec:
                 problems.add(f"{path}.{key}", f"belongs to an annual_cost, not a {kind}",
                              spec[key])
+
+
+def _population(spec: Mapping[str, Any], kind: str | None, path: str, fields: dict[str, Any],
+                problems: Problems) -> None:
+    """The source's population (survival facts), a not-comparable reason, a cost tolerance."""
+    survival_only = ("age_mean", "age_sd", "female", "origin", "conditional_on",
+                     "population_status")
+    if kind != "survival":
+        for key in (k for k in survival_only if k in spec):
+            problems.add(f"{path}.{key}", f"describes a survival fact's population, not a "
+                         f"{kind}'s", spec[key])
+    for key, low, high in (("age_mean", 0.0, 100.0), ("age_sd", 0.0, 40.0),
+                           ("female", 0.0, 1.0), ("conditional_on", 0.0, 50.0),
+                           ("tolerance", 0.0, 10.0)):
+        if key in spec:
+            fields[key] = number(spec[key], f"{path}.{key}", problems, low=low, high=high,
+                                 low_open=key in ("conditional_on", "tolerance"))
+    for key in (k for k in ("tolerance", "excludes") if k in spec):
+        if kind not in ("annual_cost", "cost_ratio"):
+            problems.add(f"{path}.{key}", "belongs to a cost fact", spec[key])
+    excludes = spec.get("excludes", [])
+    if not isinstance(excludes, list) or not all(e in COST_CATEGORIES for e in excludes):
+        problems.add(f"{path}.excludes", "must be a list of the model's cost categories",
+                     excludes, ", ".join(COST_CATEGORIES))
+    else:
+        fields["excludes"] = tuple(excludes)
+    for key, choices in (("origin", ORIGINS), ("population_status", STATUSES),
+                         ("not_comparable", None), ("bound", BOUNDS), ("among", AMONG)):
+        if key in spec:
+            fields[key] = _text(spec, key, path, problems, choices=choices)
+    for key in (k for k in ("among", "follow_up_low") if k in spec and kind != "remission"):
+        problems.add(f"{path}.{key}", f"belongs to a remission fact, not a {kind}", spec[key])
+    if "follow_up_low" in spec:
+        fields["follow_up_low"] = number(spec["follow_up_low"], f"{path}.follow_up_low",
+                                         problems, low=0.0, high=fields.get("horizon_years"))
+    described = [k for k in ("age_mean", "age_sd", "female") if k in spec]
+    if described and len(described) < 3:
+        problems.add(path, "needs age_mean, age_sd and female together (the source's "
+                     "population) or none of them", None, has_value=False)
+    if described and "population_status" not in spec:
+        problems.missing(f"{path}.population_status", "the status of the age and sex figures")
+    if "conditional_on" in spec and spec.get("origin") not in FROM_ONSET:
+        problems.add(f"{path}.conditional_on", "is for survival counted from diagnosis or "
+                     "first symptom (origin)", spec["conditional_on"])
 
 
 def parse_targets(raw: Mapping[str, Any], source: str) -> ValidationTargets:

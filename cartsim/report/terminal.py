@@ -336,11 +336,15 @@ def _held_out_lines(result: ValidationResult) -> str:
                            {"years": "float", "observed": "float", "simulated": "float",
                             "95% interval": "text"})
     bad = result.held_out_inconsistent
-    independent = [c for c in shown if c.independent]
+    independent = [c for c in shown if c.independent and c.flag.endswith("consistent")]
+    costs = [c for c in shown if c.flag.endswith("plausible")]  # tolerance bands, not 95%
+    implausible = sum(c.flag == "implausible" for c in costs)
     skipped = len(result.held_out) - len(shown)
     return (f"Held-out published facts (held_out.csv):\n{table}\n"
             f"{len(independent) - len(bad)} of {len(independent)} independent compared facts "
-            f"consistent; {skipped} shown but not compared (reasons in held_out.csv).")
+            f"consistent; {len(costs) - implausible} of {len(costs)} costs plausible "
+            f"(never counted by --strict); {skipped} shown but not compared (reasons in "
+            "held_out.csv).")
 
 
 def capacity_summary(result: CapacityResult) -> str:

@@ -9,9 +9,10 @@ stable. A cost, utility or QALY loss (a price, say) changes no pathway: the
 runner simulates each strategy once and values that simulation at every value the
 search tries.
 
-Across PSA draws (:func:`threshold_draws`), draw k's values (those
-``draw_parameters`` gives draw k, exactly as in ``cartsim psa``) hold every other
-parameter and draw k's random numbers are used; each draw's result is a pure
+Across PSA draws (:func:`threshold_draws`), draw k's values and structural options
+(those ``draw_parameters`` and ``draw_structural`` give draw k, exactly as in
+``cartsim psa``: the same relapse shape, re-treatment policy... in the same draw) hold
+every other parameter and draw k's random numbers are used; each draw's result is a pure
 function of (scenario, seed, k, patients), whatever the number of workers. A draw
 whose INMB has the same sign at both ends of the bracket has no root there. Its
 threshold lies beyond one end: which one follows from the sign of INMB and the
@@ -37,6 +38,7 @@ from cartsim.errors import UsageError
 from cartsim.limits import MAX_DRAWS
 from cartsim.params.draws import draw_parameters
 from cartsim.params.parameter import KINDS, Parameter
+from cartsim.params.structural import draw_structural, text_choices
 from cartsim.scenario.model import Scenario
 from cartsim.study.dsa import dsa_ranges
 from cartsim.study.evaluation import (
@@ -255,6 +257,8 @@ class DrawThreshold:
     inmb_lower: float
     inmb_upper: float
     drawn_value: float
+    options: tuple[tuple[str, str], ...] = ()
+    """The draw's structural options (choice key, option name), as in ``cartsim psa``."""
 
 
 @dataclass(frozen=True)
@@ -271,6 +275,8 @@ class ThresholdDrawsResult:
     rows: tuple[DrawThreshold, ...]
     simulations: int = 0
     evaluations: int = 0
+    option_columns: tuple[str, ...] = ()
+    """threshold_draws' column of each structural choice, named as in psa.csv."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +291,20 @@ class _Job:
     seed: int
     engine: str
     tol: float
+    options: tuple[tuple[tuple[str, str], ...], ...]
+    """Each draw's structural options (key, option name); its text choices (the relapse
+    shape) change the pathways, its numeric ones are already in ``values``."""
+    texts: tuple[dict[str, str], ...]
+
+
+def with_choices(scenario: Scenario, choices: dict[str, str]) -> Scenario:
+    """``scenario`` with a draw's text choices (``car_t.relapse.model``...) in place of its
+    own, as the PSA's runner applies them."""
+    if not choices:
+        return scenario
+    merged = {**scenario.choices, **choices}
+    return dataclasses.replace(scenario, choices=merged, relapse_model=merged.get(
+        "car_t.relapse.model", scenario.relapse_model))
 
 
 def _side(fa: float, fb: float) -> str:
@@ -301,11 +321,18 @@ def _solve(job: _Job) -> tuple[list[DrawThreshold], int, int, int]:
     a, b = job.bracket
     p = job.scenario.parameters[job.name]
     out: list[DrawThreshold] = []
-    shared = Runner(job.scenario, patients=job.patients, seed=job.seed, engine=job.engine,
-                    retain=True)
-    for k, values in zip(job.draws, job.values, strict=True):
-        runner = Evaluator(job.scenario, job.patients, job.seed, job.engine, None, draw=k,
-                           base=values, runner=shared)
+    # One runner per pathway structure (the draws' text choices); each keeps its
+    # simulations, so draws of one structure share the life table and cohort.
+    runners: dict[tuple[tuple[str, str], ...], Runner] = {}
+    for k, values, options, texts in zip(job.draws, job.values, job.options, job.texts,
+                                         strict=True):
+        structure = tuple(sorted(texts.items()))
+        scenario = with_choices(job.scenario, texts)
+        if structure not in runners:
+            runners[structure] = Runner(scenario, patients=job.patients, seed=job.seed,
+                                        engine=job.engine, retain=True)
+        runner = Evaluator(scenario, job.patients, job.seed, job.engine, None, draw=k,
+                           base=values, runner=runners[structure])
 
         def inmb(x: float, s: str, w: float, runner: Evaluator = runner) -> float:
             return runner({job.name: x}, job.wtp).comparison(s).inmb[w].mean
@@ -320,8 +347,10 @@ def _solve(job: _Job) -> tuple[list[DrawThreshold], int, int, int]:
                     root = float(brentq(lambda x, s=s, w=w: inmb(x, s, w), a, b,
                                         xtol=job.tol * (b - a), maxiter=200))
                 out.append(DrawThreshold(k, s, w, root, status, fa, fb,
-                                         values[job.name] / p.factor))
-    return out, shared.cohort.n, shared.simulations, shared.evaluations
+                                         values[job.name] / p.factor, options))
+    used = list(runners.values())
+    return (out, used[0].cohort.n if used else 0, sum(r.simulations for r in used),
+            sum(r.evaluations for r in used))
 
 
 def threshold_draws(scenario: Scenario, name: str, *, wtp: Sequence[float], draws: int,
@@ -353,15 +382,22 @@ def threshold_draws(scenario: Scenario, name: str, *, wtp: Sequence[float], draw
     p, lams, a, b = threshold_inputs(scenario, name, wtp, lower, upper)
     info = Evaluator(scenario, patients, seed, engine, None).info()
     ks = list(range(1, draws + 1))
-    table = draw_parameters(scenario.parameters, ks, info.seed, scenario.probability_sets,
-                            scenario.joint)
+    # Draw k's values and structural options exactly as `cartsim psa` draws them.
+    table = draw_structural(draw_parameters(scenario.parameters, ks, info.seed,
+                                            scenario.probability_sets, scenario.joint),
+                            scenario.structural, info.seed)
+    options = [tuple((c.key, table.options[c.key][j]) for c in scenario.structural)
+               for j in range(len(ks))]
     found: dict[int, list[DrawThreshold]] = {}
     simulations = evaluations = 0
     with parallel_map(workers) as (slots, mapper):
         size = chunk_size(len(ks), slots)
         jobs = [_Job(scenario, name, tuple(ks[i:i + size]),
                      tuple(table.at(j) for j in range(i, min(i + size, len(ks)))), lams,
-                     (a, b), patients, info.seed, engine, tol)
+                     (a, b), patients, info.seed, engine, tol,
+                     tuple(options[i:i + size]),
+                     tuple(text_choices(table, scenario.structural, j)
+                           for j in range(i, min(i + size, len(ks)))))
                 for i in range(0, len(ks), size)]
         with closing(mapper(_solve, jobs)) as batches:
             for batch, simulated, made, valued in batches:
@@ -372,5 +408,7 @@ def threshold_draws(scenario: Scenario, name: str, *, wtp: Sequence[float], draw
                 if progress is not None:
                     progress(len({r.draw for r in batch}))
     rows = tuple(r for k in ks for r in found[k])  # draw order, whatever the workers
+    columns = tuple(f"{c.key}.option" if c.key in scenario.parameters else c.key
+                    for c in scenario.structural)
     return ThresholdDrawsResult(info, name, p.given_unit, p.given_value, a, b, rows,
-                                simulations, evaluations)
+                                simulations, evaluations, columns)

@@ -57,10 +57,12 @@ def threshold_draws_tables(result: ThresholdDrawsResult) -> list[Table]:
     """``threshold_draws`` (a row per draw, strategy and WTP) and ``threshold_distribution``
     (a row per strategy and WTP)."""
     info, value = result.info, _value_format(result.unit)
+    option_columns = result.option_columns
     columns = ("draw", "strategy", "comparator", "wtp", "threshold", "status",
-               "drawn_value", "inmb_at_lower", "inmb_at_upper")
+               "drawn_value", "inmb_at_lower", "inmb_at_upper", *option_columns)
     rows = tuple((r.draw, r.strategy, info.comparator, r.wtp, _num(r.value), r.status,
-                  r.drawn_value, _num(r.inmb_lower), _num(r.inmb_upper)) for r in result.rows)
+                  r.drawn_value, _num(r.inmb_lower), _num(r.inmb_upper),
+                  *(name for _, name in r.options)) for r in result.rows)
     bracket = f"[{result.lower:g}, {result.upper:g}] {result.unit}"
     common = (_header(info),
               f"{result.parameter}: the value (in {result.unit}, as written in the scenario) "
@@ -72,9 +74,14 @@ def threshold_draws_tables(result: ThresholdDrawsResult) -> list[Table]:
                   "status: root, or 'above upper' / 'below lower' when INMB has one sign over "
                   "the whole range (the threshold lies beyond that end), or 'undetermined' "
                   "(INMB equal at both ends). drawn_value: the parameter's own value in the "
-                  "draw, for comparison."),
+                  "draw, for comparison.",
+                  *(("The last columns, one per [[structural]] choice (named as in psa.csv: "
+                     "its dotted key, or <key>.option when the key is a parameter), hold the "
+                     "option the draw takes, the same as in `cartsim psa`.",)
+                   if option_columns else ())),
                   {**_formats(columns), "wtp": "money", "threshold": value,
-                   "drawn_value": value, "draw": "int"})
+                   "drawn_value": value, "draw": "int",
+                   **dict.fromkeys(option_columns, "text")})
     cols = ("strategy", "comparator", "wtp", "draws", "with_root", "share_no_root",
             "above_upper", "below_lower", "undetermined", "mean_given_root", "median",
             "low_2_5", "high_97_5", "lower", "upper", "base_value")

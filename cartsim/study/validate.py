@@ -16,7 +16,8 @@ also in patients followed for less); "drug-free at last follow-up" counts B-cell
 aplasia and drug-free remission; deaths and malignancies count within follow-up.
 Random numbers come from ``Streams`` keyed by (draw, purpose): with point values
 every replicate is in draw 0; with ``uncertainty`` replicate k uses PSA draw k
-for both its parameter values and its random numbers. The CAR-T pathway is
+for its parameter values, its ``[[structural]]`` options (the relapse shape...) and
+its random numbers. The CAR-T pathway is
 simulated through the runner's engine call (:func:`cartsim.study.runner.engine_pass`)
 and never valued: ``simulations`` counts the passes, ``evaluations`` is 0. The checks
 of each fact are :mod:`cartsim.analysis.validation`'s; the command is
@@ -53,6 +54,7 @@ from cartsim.params.evidence import (
     Summary,
     current_evidence,
 )
+from cartsim.params.structural import draw_structural, text_choices
 from cartsim.rng import Streams
 from cartsim.scenario.model import CohortSpec, Scenario
 from cartsim.scenario.param_def import DISEASES
@@ -60,6 +62,7 @@ from cartsim.study.input_tables import parameters_table
 from cartsim.study.prepare import discount_rates, prepare
 from cartsim.study.result import Manifest, Tabled, scenario_manifest
 from cartsim.study.simulate import Context, DrawPass, engine_pass
+from cartsim.study.threshold import with_choices
 from cartsim.study.validate_tables import (
     design_table,
     evidence_table,
@@ -376,12 +379,15 @@ def validate_case_series(scenario: Scenario, *, replicates: int = 1000, seed: in
     composition, follow_up = series_design(evidence.records)
     root = seed if seed is not None else scenario.run.seed
     if uncertainty:
-        # The same values as PSA draws 1..R of this scenario and seed.
-        draws = draw_parameters(scenario.parameters, range(1, replicates + 1), root,
-                                scenario.probability_sets, scenario.joint)
+        # The same values and structural options (relapse shape, re-treatment policy...)
+        # as PSA draws 1..R of this scenario and seed.
+        draws = draw_structural(draw_parameters(scenario.parameters, range(1, replicates + 1),
+                                                root, scenario.probability_sets, scenario.joint),
+                                scenario.structural, root)
         runs = []
         for j in range(replicates):
-            runs.append(_simulate(scenario, draws.at(j), composition, 1, Streams(root, j + 1),
+            chosen = with_choices(scenario, text_choices(draws, scenario.structural, j))
+            runs.append(_simulate(chosen, draws.at(j), composition, 1, Streams(root, j + 1),
                                   follow_up))
             step(1)
         measures = {k: np.concatenate([r[0][k] for r in runs]) for k in runs[0][0]}

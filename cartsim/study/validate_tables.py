@@ -146,37 +146,55 @@ def design_table(result: ValidationResult) -> Table:
 
 
 HELD_OUT_NOTES = (
-    "Published facts from cartsim/data/validation_targets.toml against the scenario's own "
-    "cohort simulated at its point values (survival: share alive horizon_years after entry on "
-    "conventional therapy; remission: share of infused patients drug-free horizon_years after "
-    "infusion; events: share of infused patients with the event within horizon_years).",
+    "Published facts from cartsim/data/validation_targets.toml. Survival on conventional "
+    "therapy is compared in the SOURCE'S OWN population (compared_in: its age and sex mix at "
+    "its time origin, conventional therapy only): from entry or randomisation as reported; a "
+    "figure counted from diagnosis only as conditional survival S(t0 + h)/S(t0) read from the "
+    "source (simulated from t0 years after diagnosis, mortality.disease_duration = t0), never "
+    "unconditionally (the early years, with the first-year peak, are before any model patient "
+    "enters); a fact whose population or time origin was not read is not compared. The other "
+    "facts use the scenario's own cohort at its point values (remission: share of infused "
+    "patients - or of responders, where the source counts responders - drug-free at their "
+    "follow-up; events: share of infused patients with the event within horizon_years).",
     "pi_low_95/pi_high_95: the 95% predictive interval of the published value: the simulated "
     "share's Monte Carlo error (Beta(x + 1/2, m - x + 1/2) on x of m simulated patients) and "
     "the target's sampling error (Binomial(n, p)/n on its cohort size n, or a normal with its "
-    "reported 95% interval's width), 4,000 keyed draws; consistent when the value lies in it.",
+    "reported 95% interval's width), 4,000 keyed draws. check = two-sided: consistent when the "
+    "value lies in it; upper bound (a less severe source cohort, which the model should not "
+    "out-survive): inconsistent only when the value lies below it.",
     "independent = false: the scenario's priors use the fact's source (its used_by_priors "
     "names a parameter of the scenario, or a parameter's source cites its first author and "
-    "year): shown, never counted by --strict. Published cohorts differ from the model's "
-    "(from diagnosis, unselected, older): see each target's comparability in the data file.",
+    "year): shown, never counted by --strict. --strict counts independent facts flagged "
+    "inconsistent, nothing else (see each target's comparability in the data file).",
 )
+
+
+def check_name(c: TargetCheck) -> str | None:
+    """How the fact is judged: a two-sided predictive interval, an upper bound."""
+    if c.flag == "not compared":
+        return None
+    return "upper bound" if c.target.bound == "upper" else "two-sided"
 
 
 def held_out_row(c: TargetCheck) -> tuple[object, ...]:
     t = c.target
     return (t.id, t.kind, t.disease, t.strategy, t.horizon_years, t.value, c.simulated,
-            c.low, c.high, c.flag, c.independent, c.why_not_independent or None,
-            c.reason or None, c.patients or None, t.n, t.source, t.status)
+            c.low, c.high, c.flag, check_name(c), c.independent,
+            c.why_not_independent or None, c.reason or None, c.compared_in or None,
+            c.patients or None, t.n, t.source, t.status)
 
 
 def held_out_table(checks: tuple[TargetCheck, ...], patients: int) -> Table:
     columns = ("target", "kind", "disease", "strategy", "horizon_years", "observed",
-               "simulated", "pi_low_95", "pi_high_95", "flag", "independent",
-               "not_independent_because", "not_compared_because", "simulated_patients",
-               "target_n", "source", "status")
-    notes = (f"{patients:,} patients simulated per strategy.", *HELD_OUT_NOTES)
+               "simulated", "pi_low_95", "pi_high_95", "flag", "check", "independent",
+               "not_independent_because", "not_compared_because", "compared_in",
+               "simulated_patients", "target_n", "source", "status")
+    notes = (f"{patients:,} patients simulated per strategy and per survival population.",
+             *HELD_OUT_NOTES)
     return Table("held_out", "Held-out published facts observed vs simulated", columns,
                  tuple(held_out_row(c) for c in checks), notes,
                  {"horizon_years": "float", "observed": "float", "simulated": "float",
-                  "pi_low_95": "float", "pi_high_95": "float", "independent": "text",
-                  "not_independent_because": "text", "not_compared_because": "text",
+                  "pi_low_95": "float", "pi_high_95": "float", "check": "text",
+                  "independent": "text", "not_independent_because": "text",
+                  "not_compared_because": "text", "compared_in": "text",
                   "simulated_patients": "int", "target_n": "int"})

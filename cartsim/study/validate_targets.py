@@ -12,11 +12,14 @@ fact's first author and year. Such a fact is compared and shown, flagged "not
 independent", and never counts for ``--strict`` (an ERG discounts a check against
 the data a model was fitted to).
 
-**Simulation.** The scenario's cohort (``patients`` of them, point values, draw 0's
-random numbers) is simulated over the horizon under every strategy. A survival fact
-of disease d is the share of d's patients alive ``horizon_years`` after entry on
-conventional therapy; a remission fact, the share of infused patients drug-free
-(B-cell aplasia or drug-free remission) ``horizon_years`` after infusion; an event
+**Simulation.** A survival fact is compared with a simulation of ITS population on
+conventional therapy (:mod:`cartsim.study.validate_populations`: the source's age, sex
+and time origin; conditional survival for a cohort counted from diagnosis), or shown
+as not comparable with the reason. The other facts use the scenario's cohort
+(``patients`` of them, point values, draw 0's random numbers) under every strategy: a
+remission fact is the share of infused patients (or of responders, ``among``) drug-free
+(B-cell aplasia or drug-free remission) at their follow-up (``horizon_years``, or
+uniform from ``follow_up_low`` to it when the source gives only the longest); an event
 fact, the share of infused patients with the event within ``horizon_years``.
 
 **Predictive interval.** The simulated share p carries Monte Carlo error (x of m
@@ -25,8 +28,8 @@ error: with the source's cohort size n the observed share is Binomial(n, p) / n;
 only a reported 95% interval it is p + Normal(0, (upper - lower) / 3.92). The 95%
 predictive interval is the 2.5% and 97.5% quantiles of R = 4,000 such values (keyed
 random numbers, so fixed by the seed); the fact is consistent when the published value
-lies in it. A fact with neither n nor an interval, or of a kind the simulation does not
-produce (annual costs), is shown but not compared, with the reason. A Kaplan-Meier
+lies in it (``bound = "upper"``, a less severe source cohort: unless it lies below it).
+A fact with neither n nor an interval is shown but not compared, with the reason. A Kaplan-Meier
 figure with censoring has fewer patients at risk than n, so its interval is, if
 anything, too narrow (the target's note says so).
 """
@@ -41,14 +44,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaincinv, ndtri
 
-from cartsim.engine.events import ALIVE, EventLog
+from cartsim.engine.events import EventLog
 from cartsim.outcomes.follow_up import first_event_time, patient_measures
 from cartsim.params.validation_targets import Target, ValidationTargets, load_targets
 from cartsim.rng import Streams
 from cartsim.scenario.model import Scenario
 from cartsim.study.runner import run_scenario
+from cartsim.study.validate_costs import check_cost
+from cartsim.study.validate_populations import not_comparable, population, simulate_populations
 
 PREDICTIVE_DRAWS = 4000
+COST_KINDS = ("annual_cost", "cost_ratio")
 EVENT_MEASURES = {"treatment_deaths": "treatment_deaths", "fatal_adverse_events":
                   "treatment_deaths", "crs_grade_3_plus": "crs_3plus", "crs": "crs",
                   "icans_grade_3_plus": "icans_3plus", "icans": "icans",
@@ -69,17 +75,25 @@ class TargetCheck:
     patients: int
     reason: str = ""
     """Why the fact is not compared (empty when it is)."""
+    compared_in: str = ""
+    """The simulated patients the fact is compared with."""
 
     @property
     def flag(self) -> str:
         if self.simulated is None or self.low is None or self.high is None:
             return "not compared"
-        inside = self.low <= self.target.value <= self.high
+        if self.target.kind in COST_KINDS:  # a tolerance band around the published mean
+            return "plausible" if self.low <= self.simulated <= self.high else "implausible"
+        if self.target.bound == "upper":  # only a model figure above the value fails
+            inside = self.low <= self.target.value
+        else:
+            inside = self.low <= self.target.value <= self.high
         return "consistent" if inside else "inconsistent"
 
     @property
     def counts(self) -> bool:
-        """Whether this fact decides ``--strict``: independent, compared, inconsistent."""
+        """Whether this fact decides ``--strict``: independent, compared, inconsistent (a
+        cost's plausibility never does: no interval can be built for it)."""
         return self.independent and self.flag == "inconsistent"
 
 
@@ -123,12 +137,6 @@ def _interval(target: Target, x: float, m: int, streams: Streams
     return float(low), float(high), ""
 
 
-def _survival(target: Target, log: EventLog, group: np.ndarray) -> tuple[float, int]:
-    who = group == target.disease if target.disease != "all" else np.ones(log.n_patients, bool)
-    died = (log.cause != ALIVE) & (log.end_time <= target.horizon_years)
-    return float((~died[who]).sum()), int(who.sum())
-
-
 def _after_infusion(target: Target, log: EventLog, group: np.ndarray, streams: Streams
                     ) -> tuple[float, int] | str:
     infused = np.isfinite(first_event_time(log, "infusion", log.n_patients))
@@ -137,55 +145,88 @@ def _after_infusion(target: Target, log: EventLog, group: np.ndarray, streams: S
     chosen = np.flatnonzero(infused)[np.newaxis, :]
     if chosen.size == 0:
         return "no simulated patient was infused"
-    measures = patient_measures(log, chosen, np.full(chosen.shape, target.horizon_years),
-                                streams)
+    follow_up = np.full(chosen.shape, target.horizon_years)
+    if target.follow_up_low is not None:  # sequential enrolment: uniform follow-up
+        u = streams.column(f"validation.follow_up:{target.id}", 0, 0, chosen.size)
+        follow_up = (target.follow_up_low + (target.horizon_years - target.follow_up_low)
+                     * u).reshape(chosen.shape)
+    measures = patient_measures(log, chosen, follow_up, streams)
     if target.kind == "remission":
         values = measures["drug_free_at_end"]
+        if target.among == "responders":  # remission among responders, as the source counts
+            responded = measures["responded"] > 0
+            if not responded.any():
+                return "no simulated patient responded"
+            values = values[responded]
     else:
         measure = EVENT_MEASURES.get(target.id.rsplit(".", 1)[1])
         if measure is None:
             return "no simulated measure for this event"
         values = measures[measure] > 0
-    return float(np.sum(values)), int(chosen.size)
+    return float(np.sum(values)), int(values.size)
 
 
 def check_targets(scenario: Scenario, *, patients: int, seed: int,
                   targets: ValidationTargets | None = None) -> tuple[TargetCheck, ...]:
-    """Every fact of ``targets`` (default: the shipped file) against ``scenario``."""
+    """Every fact of ``targets`` (default: the shipped file) against ``scenario``: survival
+    facts against their own populations, the others against the scenario's cohort."""
     targets = targets or load_targets()
     streams = Streams(seed, 0)
-    needed = {t.strategy for t in targets.targets} & set(scenario.strategies)
+    diseases = {g.name for g in scenario.cohort.groups} | (
+        set(scenario.cohort.file_groups or ()) if scenario.cohort.file else set())
+    reasons = {t.id: _not_comparable(t, scenario, diseases) for t in targets.targets}
+    survival = [t for t in targets.targets if t.kind == "survival" and not reasons[t.id]]
+    populations = simulate_populations(scenario, survival, patients=patients, seed=seed)
+    needed = {s for t in targets.targets if t.kind != "survival" and not reasons[t.id]
+              for s in ((t.strategy, "immunosuppression") if t.kind == "cost_ratio"
+                        else (t.strategy,))}
     result = run_scenario(scenario, patients=patients, seed=seed, keep_logs=True,
                           curves=False) if needed else None
     group = np.asarray(result.cohort.group) if result is not None else np.array([])
-    diseases = {g.name for g in scenario.cohort.groups} | (
-        set(scenario.cohort.file_groups or ()) if scenario.cohort.file else set())
     out = []
     for t in targets.targets:
         why = independence(t, scenario)
-        reason = _not_comparable(t, scenario, diseases)
-        if reason or result is None:
-            out.append(TargetCheck(t, not why, why, None, None, None, 0,
-                                   reason or "the strategy is not compared"))
+        if reasons[t.id]:
+            out.append(TargetCheck(t, not why, why, None, None, None, 0, reasons[t.id]))
             continue
-        log = result.logs[t.strategy]
-        got = _survival(t, log, group) if t.kind == "survival" else \
-            _after_infusion(t, log, group, streams)
+        if t.kind in COST_KINDS:
+            assert result is not None
+            cost = check_cost(t, result)
+            out.append(TargetCheck(t, not why, why, cost.simulated, cost.low, cost.high,
+                                   int(np.sum(np.asarray(result.cohort.group) == t.disease)),
+                                   cost.reason, cost.compared_in))
+            continue
+        if t.kind == "survival":
+            who = population(t)
+            got: tuple[float, int] | str = populations[who].alive_at(t.horizon_years)
+            where = f"the source's population: {who.describe()}"
+        else:
+            assert result is not None
+            got = _after_infusion(t, result.logs[t.strategy], group, streams)
+            where = ("the scenario's cohort, responders" if t.among == "responders"
+                     else "the scenario's cohort")
         if isinstance(got, str):
             out.append(TargetCheck(t, not why, why, None, None, None, 0, got))
             continue
         x, m = got
         low, high, why_not = _interval(t, x, m, streams)
-        out.append(TargetCheck(t, not why, why, x / m if m else None, low, high, m, why_not))
+        out.append(TargetCheck(t, not why, why, x / m if m else None, low, high, m, why_not,
+                               where))
     return tuple(out)
 
 
 def _not_comparable(t: Target, scenario: Scenario, diseases: set[str]) -> str:
-    if t.kind in ("annual_cost", "cost_ratio"):
-        return "annual costs by year are not simulated by validate (yet)"
-    if t.strategy not in scenario.strategies:
-        return f"{t.strategy} is not in run.strategies"
-    if t.disease != "all" and t.disease not in diseases:
+    if t.strategy not in scenario.strategies or (
+            t.kind == "cost_ratio" and "immunosuppression" not in scenario.strategies):
+        return f"{t.strategy} (and conventional therapy) must be in run.strategies"
+    if t.not_comparable:
+        return t.not_comparable
+    if t.kind == "survival":
+        # Simulated in the source's own population, whatever the scenario's cohort.
+        reason = not_comparable(t)
+        if reason:
+            return reason
+    elif t.disease != "all" and t.disease not in diseases:
         return f"the scenario's cohort has no {t.disease} patients"
     if math.isinf(scenario.run.horizon) or scenario.run.horizon >= t.horizon_years:
         return ""

@@ -127,3 +127,9 @@ def test_strict_names_independent_held_out_facts_and_the_table_has_source_and_ho
     flagged = rows["nordmann_gomes2025.sle.treatment_deaths"]
     assert flagged["independent"] == "false" and flagged["not_independent_because"]
     assert "nordmann_gomes2025" not in deadly.stderr.split("held-out facts:")[1]
+    # Survival in the source's own population, conditional when counted from diagnosis.
+    matched = rows["kasitanon2006.sle.survival_10y_given_5y"]
+    assert "source's population" in matched["compared_in"] and matched["check"] == "upper bound"
+    assert "diagnosis" in rows["kasitanon2006.sle.survival_10y"]["not_compared_because"]
+    cost = rows["clarke2020.sle.annual_cost_moderate_severe_commercial"]
+    assert cost["flag"] in ("plausible", "implausible") and "clarke2020" not in deadly.stderr

@@ -163,12 +163,28 @@ def test_a_good_record_parses():
     ({"currency": "USD"}, "currency"),
     ({"typo": 1}, "typo"),
     ({"id": "Bad Id"}, "id"),
+    ({"age_mean": 40, "population_status": "R"}, "age_mean, age_sd and female together"),
+    ({"age_mean": 40, "age_sd": 10, "female": 0.9}, "population_status"),
+    ({"female": 1.5, "age_mean": 40, "age_sd": 10, "population_status": "R"}, "female"),
+    ({"origin": "birth"}, "origin"),
+    ({"origin": "entry", "conditional_on": 5}, "conditional_on"),
+    ({"among": "responders"}, "among"),
+    ({"bound": "lower"}, "bound"),
+    ({"tolerance": 0.5}, "tolerance"),
 ])
 def test_bad_records_are_refused_naming_the_record_and_field(changes, field):
     with pytest.raises(ScenarioError) as err:
         parse_targets(_file(**changes), "test")
     message = str(err.value)
     assert "target[0]" in message and field in message
+
+
+def test_a_population_and_a_conditional_survival_parse():
+    target = parse_targets(_file(age_mean=31, age_sd=12, female=0.93, origin="diagnosis",
+                                 conditional_on=5, population_status="R/E", bound="upper"),
+                           "test").targets[0]
+    assert target.matched and target.conditional_on == 5 and target.bound == "upper"
+    assert not parse_targets(_file(), "test").targets[0].matched
 
 
 def test_cost_records_need_a_currency_and_no_events():

@@ -229,3 +229,68 @@ def test_thresholds_are_identical_for_any_number_of_workers(scenario):
 def test_censored_quantile_is_numpy_linear_on_finite_values(values, q):
     assert censored_quantile(values, q) == pytest.approx(float(np.quantile(values, q)),
                                                          rel=1e-12, abs=1e-9)
+
+
+# --- structural choices over PSA draws -------------------------------------------------
+
+BASE = (Path(__file__).resolve().parents[2] / "scenarios" / "base.toml").as_posix()
+CURE_CHOICE = """
+[[structural]]
+key = "car_t.relapse.model"
+rationale = "test: every draw takes the cure-fraction shape"
+[structural.options.cure_fraction]
+weight = 1.0
+cure_fraction = { value = 0.5, dist = "beta", alpha = 5, beta = 5, source = "t" }
+rate = { value = 0.10, per = "year", dist = "gamma", mean = 0.10, se = 0.03, source = "t" }
+"""
+
+
+def test_each_draw_takes_the_structural_option_of_the_same_psa_draw():
+    """base.toml draws the relapse shape, the re-treatment policy and the remission
+    mortality ratio: each threshold draw names the options `cartsim psa` gives it."""
+    from cartsim.study.psa import draw_values
+
+    s = cartsim.load_scenario(BASE)
+    result = threshold_draws(s, "costs.car_t.product", wtp=[150000], draws=5, patients=30)
+    options = draw_values(s, range(1, 6), s.run.seed).options
+    assert result.option_columns == ("car_t.relapse.model", "car_t.retreatment.probability"
+                                     ".option", "mortality.remission_share.option")
+    for r in result.rows:
+        assert r.options == tuple((c.key, options[c.key][r.draw - 1]) for c in s.structural)
+    table = next(t for t in result_tables(result) if t.name == "threshold_draws")
+    assert table.columns[-3:] == result.option_columns
+    assert len({r.options[0][1] for r in result.rows}) > 1  # the shapes differ across draws
+
+
+def test_structural_draws_are_identical_for_any_number_of_workers():
+    s = cartsim.load_scenario(BASE)
+    kwargs = {"wtp": [150000], "draws": 4, "patients": 30}
+    one = threshold_draws(s, "costs.car_t.product", workers=1, **kwargs)
+    two = threshold_draws(s, "costs.car_t.product", workers=2, **kwargs)
+    assert one.rows == two.rows
+
+
+def result_tables(result):
+    from cartsim.study.threshold_tables import threshold_draws_tables
+
+    return threshold_draws_tables(result)
+
+
+def test_a_weight_one_relapse_shape_gives_the_thresholds_of_the_file_that_fixes_it(tmp_path):
+    """A text choice changes the pathways: a draw that takes the cure-fraction shape finds
+    the threshold relapse_cure.toml finds in the same draw (the shape was once ignored)."""
+    path = tmp_path / "cure.toml"
+    path.write_text(f'extends = "{BASE}"\n{CURE_CHOICE}', encoding="utf-8")
+    chosen = cartsim.load_scenario(path)
+    fixed = cartsim.load_scenario(Path(BASE).parent / "relapse_cure.toml")
+    base = cartsim.load_scenario(BASE)
+    kwargs = {"wtp": [150000], "draws": 3, "patients": 40, "lower": 0.0, "upper": 0.3}
+    a = threshold_draws(chosen, "car_t.relapse.rate", **kwargs)
+    b = threshold_draws(fixed, "car_t.relapse.rate", **kwargs)
+    assert [r.options for r in a.rows] == [(("car_t.relapse.model", "cure_fraction"),)] * 3
+    for x, y in zip(a.rows, b.rows, strict=True):
+        assert (x.status, x.drawn_value) == (y.status, y.drawn_value)
+        assert x.inmb_lower == pytest.approx(y.inmb_lower, rel=1e-12)
+        assert x.inmb_upper == pytest.approx(y.inmb_upper, rel=1e-12)
+    c = threshold_draws(base, "car_t.relapse.rate", **kwargs)
+    assert [x.inmb_lower for x in a.rows] != pytest.approx([x.inmb_lower for x in c.rows])

@@ -132,3 +132,33 @@ def test_custom_models_and_bad_replicate_counts_are_refused(tmp_path, kv_text):
         validate_case_series(load_scenario(path), replicates=10)
     with pytest.raises(UsageError, match="replicates"):
         validate_case_series(load_scenario(SERIES), replicates=0)
+
+
+CURE_CHOICE = """
+[[structural]]
+key = "car_t.relapse.model"
+rationale = "test: every draw takes the cure-fraction shape"
+[structural.options.cure_fraction]
+weight = 1.0
+cure_fraction = { value = 0.5, dist = "beta", alpha = 5, beta = 5, source = "t" }
+rate = { value = 0.10, per = "year", dist = "gamma", mean = 0.10, se = 0.03, source = "t" }
+"""
+
+
+def test_parameter_uncertainty_takes_each_draws_structural_option(tmp_path):
+    """With --uncertainty replicate k is PSA draw k, its relapse shape included: a choice
+    whose cure-fraction option has weight 1 gives the series of relapse_cure.toml, which
+    fixes that shape (the choice was once ignored: constant relapse in every series)."""
+    base = (ROOT / "scenarios" / "base.toml").as_posix()
+    path = tmp_path / "cure.toml"
+    path.write_text(f'extends = "{base}"\n{CURE_CHOICE}', encoding="utf-8")
+    chosen = load_scenario(path)
+    fixed = load_scenario(ROOT / "scenarios" / "relapse_cure.toml")
+    plain = load_scenario(base)
+    runs = [validate_case_series(s, replicates=30, seed=5, uncertainty=True,
+                                 held_out_patients=0) for s in (chosen, fixed, plain)]
+    a, b, c = (facts(r)["relapses"].simulated for r in runs)
+    assert np.array_equal(a, b)
+    assert np.array_equal(facts(runs[0])["drug_free_at_last_follow_up"].simulated,
+                          facts(runs[1])["drug_free_at_last_follow_up"].simulated)
+    assert a.sum() > c.sum()  # the uncured relapse at 0.10/yr, not base's mixture
