@@ -324,17 +324,22 @@ def validation_summary(result: ValidationResult) -> str:
     return "\n".join(lines)
 
 
+def _bound(x: float) -> str:
+    """An interval end as the table shows its values: costs with thousands separators."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
 def _held_out_lines(result: ValidationResult) -> str:
     """Held-out facts: compared ones in a table, the rest counted."""
     shown = [c for c in result.held_out if c.flag != "not compared"]
     rows = [(c.target.id if len(c.target.id) <= 48 else c.target.id[:45] + "...",
              c.target.horizon_years, c.target.value, c.simulated,
-             f"{c.low:.3g}-{c.high:.3g}", c.flag,
+             f"{_bound(c.low)}-{_bound(c.high)}", c.flag,
              "yes" if c.independent else "no") for c in shown]
     table = terminal_table(("held-out fact", "years", "observed", "simulated",
-                            "95% interval", "flag", "independent"), rows,
+                            "interval", "flag", "independent"), rows,
                            {"years": "float", "observed": "float", "simulated": "float",
-                            "95% interval": "text"})
+                            "interval": "text"})
     bad = result.held_out_inconsistent
     independent = [c for c in shown if c.independent and c.flag.endswith("consistent")]
     costs = [c for c in shown if c.flag.endswith("plausible")]  # tolerance bands, not 95%
@@ -344,7 +349,8 @@ def _held_out_lines(result: ValidationResult) -> str:
             f"{len(independent) - len(bad)} of {len(independent)} independent compared facts "
             f"consistent; {len(costs) - implausible} of {len(costs)} costs plausible "
             f"(never counted by --strict); {skipped} shown but not compared (reasons in "
-            "held_out.csv).")
+            "held_out.csv). Interval: the 95% predictive interval of a fact, the plausibility "
+            "band of a cost.")
 
 
 def capacity_summary(result: CapacityResult) -> str:
