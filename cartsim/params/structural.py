@@ -27,7 +27,7 @@ import numpy as np
 
 from cartsim.params.draws import ParameterDraws, draw_parameters
 from cartsim.params.parameter import Parameter
-from cartsim.rng import Streams
+from cartsim.rng import draw_uniforms
 
 PURPOSE = "structural:"
 """Prefix of the stream purpose a structural choice's uniform is keyed by."""
@@ -82,8 +82,9 @@ def option_index(choice: StructuralChoice, u: np.ndarray) -> np.ndarray:
 
 def choice_uniforms(seed: int, ids: np.ndarray, key: str) -> np.ndarray:
     """The uniform in (0, 1] that picks the option of ``key`` in each draw of ``ids``."""
-    return np.array([float(Streams(seed, int(k)).column(PURPOSE + key, 0, 0, 1)[0])
-                     for k in ids], dtype=float)
+    # Patient 0's first number of the purpose in each draw: what Streams(seed, k).column
+    # gives draw by draw, computed for every draw at once.
+    return draw_uniforms(seed, PURPOSE + key, np.asarray(ids, dtype=np.uint64))
 
 
 def draw_structural(draws: ParameterDraws, choices: Sequence[StructuralChoice], seed: int

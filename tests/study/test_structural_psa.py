@@ -15,11 +15,14 @@ from cartsim.analysis.psa import summarise_psa
 from cartsim.analysis.voi import evppi_discrete
 from cartsim.params.draws import draw_parameters, merge_draws
 from cartsim.params.structural import (
+    PURPOSE,
     StructuralChoice,
     StructuralOption,
+    choice_uniforms,
     draw_structural,
     option_index,
 )
+from cartsim.rng import Streams
 from cartsim.study.psa import draw_values, run_psa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -324,3 +327,14 @@ def test_resume_after_a_failed_draw_gives_identical_structural_tables(tmp_path, 
     for name in ("psa.csv", "psa_options.csv", "evppi.csv", "psa_summary.csv"):
         assert (tmp_path / "out" / name).read_bytes() == \
             (tmp_path / "full" / name).read_bytes(), name
+
+
+def test_choice_uniforms_are_each_draws_own_stream_number() -> None:
+    # One vectorised pass over the draws gives what each draw's Streams gives alone
+    # (same keys, same counters): a batch of draws picks the same options as one draw.
+    ids = np.array([1, 2, 3, 57, 1000, 123_456], dtype=np.int64)
+    together = choice_uniforms(20240601, ids, "car_t.relapse.model")
+    alone = [Streams(20240601, int(k)).column(PURPOSE + "car_t.relapse.model", 0, 0, 1)[0]
+             for k in ids]
+    assert together.tolist() == [float(u) for u in alone]
+    assert choice_uniforms(20240601, ids[3:4], "car_t.relapse.model")[0] == together[3]
