@@ -324,8 +324,10 @@ def validation_summary(result: ValidationResult) -> str:
     return "\n".join(lines)
 
 
-def _bound(x: float) -> str:
+def _bound(x: float | None) -> str:
     """An interval end as the table shows its values: costs with thousands separators."""
+    if x is None:
+        return "NA"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 

@@ -47,6 +47,10 @@ def option_column(key: str, res: PsaResult) -> str:
     return f"{key}.option" if key in res.scenario.parameters else key
 
 
+MARKDOWN_DRAWS = 10
+"""Draws psa.md shows (psa.csv has them all)."""
+
+
 def draws_table(res: PsaResult) -> Table:
     names = varied_names(res)
     keys = [c.key for c in res.scenario.structural]
@@ -70,13 +74,19 @@ def draws_table(res: PsaResult) -> Table:
                    "parameter, whose own column holds its value); a parameter an option "
                    "sets holds that option's value in the draws that took it.",)
                   if keys else ())
+    # The Markdown shows the first draws only: a thousand rows of a hundred columns are
+    # read in the CSV, not as text (and formatting them was a fifth of a PSA's time).
+    shown = tuple(range(min(MARKDOWN_DRAWS, len(rows))))
+    more = (f"The Markdown shows the first {len(shown)} of {len(rows):,} draws; psa.csv has "
+            "every draw.",) if len(shown) < len(rows) else ()
     return Table("psa", "PSA draws: per-draw mean outcomes and parameter values", columns,
-                 tuple(rows), (*structural,
+                 tuple(rows), (*more, *structural,
                                "One row per draw; parameters in model units (per year, "
                                "years, currency). Only parameters with a distribution vary.",
                                "qaly_var_<strategy>: the variance (ddof = 1) of discounted "
                                "QALYs between the draw's patients, the first-order part of "
-                               "the variance table (divided by patients per draw).",))
+                               "the variance table (divided by patients per draw).",),
+                 markdown_rows=shown)
 
 
 def summary_table(res: PsaResult) -> Table:

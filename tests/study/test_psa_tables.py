@@ -130,3 +130,17 @@ def test_evppi_rows_sort_by_their_largest_value_then_by_name(psa):
     for row in table.rows:
         assert all(v == 0.0 or v >= NEGLIGIBLE * e for v, e in zip(row[1:-1], perfect,
                                                                     strict=True))
+
+
+def test_psa_markdown_shows_the_first_draws_and_the_csv_every_draw(psa):
+    from cartsim.report.render import table_to_csv, table_to_markdown
+    from cartsim.study.psa_tables import MARKDOWN_DRAWS, draws_table
+
+    table = draws_table(psa)
+    assert len(table.rows) == 200
+    assert table.markdown_rows == tuple(range(MARKDOWN_DRAWS))
+    md = table_to_markdown(table)
+    body = [line for line in md.splitlines() if line.startswith("| ")][2:]  # header, rule
+    assert [int(line.split("|")[1]) for line in body] == [r[0] for r in table.rows[:10]]
+    assert f"first {MARKDOWN_DRAWS} of 200 draws; psa.csv has every draw" in md
+    assert len(table_to_csv(table).strip().splitlines()) == 201  # header + every draw
