@@ -32,7 +32,8 @@ reported as 0.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -128,6 +129,10 @@ def evppi(
     return _evppi(nb, perfect, _inputs(inputs, nb.shape[1]))
 
 
+JobMap = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
+"""Runs a function over jobs, results in any order (e.g. a process pool's map)."""
+
+
 def evppi_by_parameter(
     costs: ArrayLike,
     effects: ArrayLike,
@@ -135,10 +140,13 @@ def evppi_by_parameter(
     draws: Mapping[str, ArrayLike],
     *,
     method: str = "gam",
+    map_jobs: JobMap | None = None,
 ) -> dict[str, np.ndarray]:
     """EVPPI of each parameter on its own: ``{name: EVPPI shaped (W,)}``.
 
-    ``draws`` maps each parameter name to its K draws (1-D).
+    ``draws`` maps each parameter name to its K draws (1-D). ``map_jobs`` spreads
+    the parameters' fits (independent of each other) over workers; each fit is
+    the same computation wherever it runs, and the result keeps ``draws``' order.
 
     Examples
     --------
@@ -149,7 +157,7 @@ def evppi_by_parameter(
     {'x': [0.5], 'fixed': [0.0]}
     """
     nb, perfect = _prepare(costs, effects, wtp, method)
-    result = {}
+    jobs = []
     for name, values in draws.items():
         v = np.asarray(values, dtype=float)
         if v.ndim != 1:
@@ -157,8 +165,14 @@ def evppi_by_parameter(
                 f"draws[{name!r}] must be 1-D (one value per draw); got shape {v.shape}"
             )
             raise ValueError(msg)
-        result[name] = _evppi(nb, perfect, _inputs(v, nb.shape[1], f"draws[{name!r}]"))
-    return result
+        jobs.append((name, nb, perfect, _inputs(v, nb.shape[1], f"draws[{name!r}]")))
+    done = dict(map(_evppi_job, jobs) if map_jobs is None else map_jobs(_evppi_job, jobs))
+    return {name: done[name] for name in draws}
+
+
+def _evppi_job(job: tuple[str, np.ndarray, np.ndarray, np.ndarray]) -> tuple[str, np.ndarray]:
+    name, nb, perfect, x = job
+    return name, _evppi(nb, perfect, x)
 
 
 def evppi_groups(

@@ -94,6 +94,13 @@ def _pool_map(workers: int, func: Callable[[Any], Any], jobs: Sequence[Any]
         pool.join()
 
 
+def local_map(workers: int) -> Mapper:
+    """``mapper(func, jobs)`` on ``workers`` local processes (in this one for 1),
+    results in the order jobs finish."""
+    check_workers(workers)
+    return partial(_pool_map, workers)
+
+
 def _checked(func: Callable[[Any], Any], versions: dict[str, str], job: Any) -> Any:
     """Run one job on a Dask worker, refusing if its software differs from the client's."""
     here = software_versions()

@@ -222,11 +222,13 @@ def run_psa(scenario: Scenario, *, draws: int, patients: int | None = None,
     result = PsaResult(scenario, scenario.strategies, merge_draws(parts, ks), n, root, engine,
                        ordered, base[0], population)
     # Every draw moves every pathway: one evaluation per simulation of all strategies.
-    return _with_tables(result, resumed, simulations + made, len(todo) + 1)
+    # The EVPPI fits share the local workers too (a cluster's are not worth the trip).
+    return _with_tables(result, resumed, simulations + made, len(todo) + 1,
+                        workers if scheduler is None else 1)
 
 
-def _with_tables(res: PsaResult, resumed: int, simulations: int, evaluations: int
-                 ) -> PsaResult:
+def _with_tables(res: PsaResult, resumed: int, simulations: int, evaluations: int,
+                 workers: int = 1) -> PsaResult:
     scenario, joint = res.scenario, res.scenario.joint
     extra: dict[str, object] = {"clipped_draws": dict(res.draws.clipped),
                                 "rescaled_probability_sets": res.draws.rescaled_sets,
@@ -248,5 +250,5 @@ def _with_tables(res: PsaResult, resumed: int, simulations: int, evaluations: in
         sizes={"patients": res.patients, "iterations": len(res.results),
                "strategies": len(res.strategies)},
         engine=res.engine, simulations=simulations, evaluations=evaluations, extra=extra)
-    return dataclasses.replace(res, all_tables=(*psa_tables(res, res.population), *inputs),
-                               manifest=manifest)
+    tables = psa_tables(res, res.population, workers)
+    return dataclasses.replace(res, all_tables=(*tables, *inputs), manifest=manifest)

@@ -15,7 +15,8 @@ from cartsim.analysis.psa import (
     summarise_psa,
     variance_split,
 )
-from cartsim.analysis.voi import NEGLIGIBLE, evppi_by_parameter
+from cartsim.analysis.voi import NEGLIGIBLE, JobMap, evppi_by_parameter
+from cartsim.study.parallel import local_map
 from cartsim.study.psa_curve_tables import curve_tables
 from cartsim.study.psa_options import options_table, structural_evppi, structural_inputs_table
 from cartsim.study.run_tables import ICER_NOTE
@@ -188,15 +189,15 @@ def evpi_table(res: PsaResult, grid: np.ndarray, population: Population | None =
     return Table("evpi", title, columns, tuple(rows), notes, dict.fromkeys(columns, "money"))
 
 
-def evppi_table(res: PsaResult) -> Table:
+def evppi_table(res: PsaResult, map_jobs: JobMap | None = None) -> Table:
     run = res.scenario.run
     draws = {n: res.draws.values[n] for n in varied_names(res)
              if np.ptp(res.draws.values[n]) > 0}
     columns = ("parameter", *[f"evppi_{wtp_key(lam)}" for lam in run.wtp], "negligible")
     rows: list[tuple[object, ...]] = []
     if len(res.results) >= 20 and (draws or res.scenario.structural):
-        values = evppi_by_parameter(res.matrix("cost"), res.matrix("qaly"), run.wtp, draws) \
-            if draws else {}
+        values = evppi_by_parameter(res.matrix("cost"), res.matrix("qaly"), run.wtp, draws,
+                                    map_jobs=map_jobs) if draws else {}
         values.update({option_column(k, res): v for k, v in structural_evppi(res).items()})
         # Largest value at any WTP first; equal rows (zeros, mostly) by name, so the
         # order never rests on rounding.
@@ -264,10 +265,13 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def psa_tables(res: PsaResult, population: Population | None = None) -> list[Table]:
+def psa_tables(res: PsaResult, population: Population | None = None, workers: int = 1
+               ) -> list[Table]:
+    """Every table of a PSA; ``workers`` local processes share the EVPPI fits (the same
+    tables for any number)."""
     grid = wtp_grid(res.scenario.run.wtp)
     joint = [correlation_check_table(res)] if res.scenario.joint.correlations else []
-    evppi = evppi_table(res)
+    evppi = evppi_table(res, local_map(workers) if workers > 1 else None)
     options = [options_table(res)] if res.scenario.structural else []
     inputs = [structural_inputs_table(res)] if res.scenario.structural else []
     return [summary_table(res), *options, draws_table(res), ceac_table(res, grid),

@@ -144,3 +144,18 @@ def test_psa_markdown_shows_the_first_draws_and_the_csv_every_draw(psa):
     assert [int(line.split("|")[1]) for line in body] == [r[0] for r in table.rows[:10]]
     assert f"first {MARKDOWN_DRAWS} of 200 draws; psa.csv has every draw" in md
     assert len(table_to_csv(table).strip().splitlines()) == 201  # header + every draw
+
+
+def test_evppi_fits_on_two_processes_give_the_same_table(psa, tmp_path):
+    # The fits are spread over forked workers and come back in any order: the table
+    # is the serial one, row for row and bit for bit (same computation, same CPU).
+    from cartsim.study.parallel import local_map
+
+    serial, spread = evppi_table(psa), evppi_table(psa, local_map(2))
+    assert len(serial.rows) > 1
+    assert spread.rows == serial.rows
+    path = tmp_path / "psa.toml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    scenario = cartsim.load_scenario(path)
+    one, two = (run_psa(scenario, draws=24, patients=60, workers=w) for w in (1, 2))
+    assert two.table("evppi").rows == one.table("evppi").rows
