@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cartsim.params.draws import JointSpec
@@ -196,3 +196,12 @@ class Scenario:
 
     def point_values(self) -> dict[str, float]:
         return {name: p.value for name, p in self.parameters.items()}
+
+    def with_choices(self, choices: Mapping[str, str] | None) -> Scenario:
+        """This scenario with a PSA draw's text choices (``car_t.relapse.model``...) in
+        place of its own: one rule for the PSA, threshold and validate draws."""
+        if not choices:
+            return self
+        merged = {**self.choices, **choices}
+        return replace(self, choices=merged,
+                       relapse_model=merged.get("car_t.relapse.model", self.relapse_model))

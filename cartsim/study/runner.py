@@ -29,7 +29,6 @@ are identical for any number of workers.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import operator
 from collections import OrderedDict
@@ -215,7 +214,7 @@ class Runner:
         strategy read, then valuations. ``choices`` replace text choices of the scenario
         (a PSA draw's structural options, e.g. ``car_t.relapse.model``). ScenarioError on
         a structural problem."""
-        scenario = self._with_choices(choices)
+        scenario = self.scenario.with_choices(choices)
         values = values if values is not None else scenario.point_values()
         pathways, keys = {}, {}
         for name in model_order(scenario):
@@ -225,13 +224,6 @@ class Runner:
         valuations = build_valuations(scenario, values, pathways)
         check_pathways(scenario, pathways)
         return Plan(values, pathways, valuations, keys)
-
-    def _with_choices(self, choices: Mapping[str, str] | None) -> Scenario:
-        if not choices:
-            return self.scenario
-        merged = {**self.scenario.choices, **choices}
-        return dataclasses.replace(self.scenario, choices=merged, relapse_model=merged.get(
-            "car_t.relapse.model", self.scenario.relapse_model))
 
     def evaluate(self, value_sets: Sequence[Mapping[str, float] | None], *, draw: int = 0,
                  curves: bool = False, keep_logs: bool = False,

@@ -297,16 +297,6 @@ class _Job:
     texts: tuple[dict[str, str], ...]
 
 
-def with_choices(scenario: Scenario, choices: dict[str, str]) -> Scenario:
-    """``scenario`` with a draw's text choices (``car_t.relapse.model``...) in place of its
-    own, as the PSA's runner applies them."""
-    if not choices:
-        return scenario
-    merged = {**scenario.choices, **choices}
-    return dataclasses.replace(scenario, choices=merged, relapse_model=merged.get(
-        "car_t.relapse.model", scenario.relapse_model))
-
-
 def _side(fa: float, fb: float) -> str:
     """Where the root of a one-signed INMB lies: beyond the end it is moving towards."""
     if fa == fb:
@@ -327,7 +317,7 @@ def _solve(job: _Job) -> tuple[list[DrawThreshold], int, int, int]:
     for k, values, options, texts in zip(job.draws, job.values, job.options, job.texts,
                                          strict=True):
         structure = tuple(sorted(texts.items()))
-        scenario = with_choices(job.scenario, texts)
+        scenario = job.scenario.with_choices(texts)
         if structure not in runners:
             runners[structure] = Runner(scenario, patients=job.patients, seed=job.seed,
                                         engine=job.engine, retain=True)

@@ -62,7 +62,6 @@ from cartsim.study.input_tables import parameters_table
 from cartsim.study.prepare import discount_rates, prepare
 from cartsim.study.result import Manifest, Tabled, scenario_manifest
 from cartsim.study.simulate import Context, DrawPass, engine_pass
-from cartsim.study.threshold import with_choices
 from cartsim.study.validate_tables import (
     design_table,
     evidence_table,
@@ -386,7 +385,7 @@ def validate_case_series(scenario: Scenario, *, replicates: int = 1000, seed: in
                                 scenario.structural, root)
         runs = []
         for j in range(replicates):
-            chosen = with_choices(scenario, text_choices(draws, scenario.structural, j))
+            chosen = scenario.with_choices(text_choices(draws, scenario.structural, j))
             runs.append(_simulate(chosen, draws.at(j), composition, 1, Streams(root, j + 1),
                                   follow_up))
             step(1)
