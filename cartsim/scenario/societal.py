@@ -10,13 +10,15 @@ caregiver hours by state, valued at a carer's wage). Their inputs are parameters
 shipped in ``data/societal_us.toml`` and replaced by ``[societal]``. Under any other
 perspective they do not exist: no parameters, no columns, no rows.
 
-A perspective is societal when its text says so (``"societal"``, ``"US societal"``);
-every other text (``"US healthcare payer"``, ``"NHS and PSS"``) is a healthcare payer's.
+A perspective is societal when its text has the word "societal", not negated
+(``"societal"``, ``"US societal"``; not ``"non-societal"`` or ``"not societal"``); every
+other text (``"US healthcare payer"``, ``"NHS and PSS"``) is a healthcare payer's.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
@@ -39,13 +41,21 @@ KINDS = {
 }
 
 
+_SOCIETAL = re.compile(
+    r"(?<![a-z])(non-?\s*|not\s+|no\s+|without\s+|excluding\s+)?societal(?![a-z])")
+"""The word "societal", with the negation before it if there is one."""
+
+
 def is_societal(perspective: str) -> bool:
-    """Whether a run's perspective is societal.
+    """Whether a run's perspective is societal: the word "societal", not negated.
 
     >>> is_societal("US societal"), is_societal("US healthcare payer")
     (True, False)
+    >>> is_societal("non-societal (payer)"), is_societal("not societal"), is_societal("asocietal")
+    (False, False, False)
     """
-    return "societal" in perspective.lower()
+    found = _SOCIETAL.search(perspective.lower())
+    return found is not None and found.group(1) is None
 
 
 @functools.cache

@@ -59,6 +59,11 @@ def disc(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
 def test_perspective_words():
     assert is_societal("societal") and is_societal("US Societal")
     assert not is_societal("US healthcare payer") and not is_societal("NHS and PSS")
+    assert is_societal("modified societal (ICER)") and is_societal("societal, US 2024")
+    # a negated or embedded word is not a societal perspective
+    for text in ("non-societal", "Non societal payer", "not societal", "no societal costs",
+                 "health system, without societal costs", "excluding societal", "asocietal"):
+        assert not is_societal(text), text
 
 
 def test_productivity_and_caregiver_per_patient_and_in_closed_form(write_toml):
