@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -358,3 +358,28 @@ def check_pathway(pathway: Pathway, *, lifetime: bool = False,
         problems.append((node, f"'{node}' can never be reached from the start "
                          f"('{pathway.start}'): a typo in a node name?"))
     return problems
+
+
+def same_events(pathways: Iterable[Pathway]) -> dict[str, str]:
+    """{b: a} for two labels of one happening: a chance node whose only outcome is
+    certain (event b) and which is reached only through outcomes or transitions that
+    record event a (the car_t pathway's retreatment, then its reinfusion)."""
+    found: dict[str, str] = {}
+    for p in pathways:
+        into: dict[str, list[str | None]] = {p.start: [None]}
+        for c in p.chances.values():
+            for o in c.outcomes:
+                if o.to is not None:
+                    into.setdefault(o.to, []).append(o.event)
+            for node in (c.then, c.guard.otherwise if c.guard else None):
+                if node is not None:
+                    into.setdefault(node, []).append(None)
+        for t in (t for st in p.states.values() for t in st.transitions):
+            into.setdefault(t.to, []).append(t.label)
+        for name, c in p.chances.items():
+            came = into.get(name, [None])
+            if (len(c.outcomes) == 1 and c.outcomes[0].probability == 1.0 and c.guard is None
+                    and c.outcomes[0].event is not None and came[0] is not None
+                    and len(set(came)) == 1):
+                found[c.outcomes[0].event] = came[0]
+    return found

@@ -8,7 +8,7 @@ Markdown (formatted for a report). Column meanings are listed in the README.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from cartsim.engine.events import ALIVE
 from cartsim.outcomes.cost_composition import cost_composition
 from cartsim.outcomes.curves import CurveSums, used_points
 from cartsim.outcomes.occupancy import Occupancy, occupancy_from_counts, remission_states
-from cartsim.pathway.model import Pathway
+from cartsim.pathway.model import same_events
 from cartsim.scenario.settings import horizon_label
 from cartsim.study.evlyg_tables import (
     EVLYG_COLUMNS,
@@ -208,31 +208,6 @@ def events_table(result: RunResult) -> Table:
                  {"events": "int", "patients_with_event": "int", "events_per_patient": "rate",
                   "events_per_patient_mcse": "rate", "proportion": "prob",
                   "proportion_se": "prob"})
-
-
-def same_events(pathways: Iterable[Pathway]) -> dict[str, str]:
-    """{b: a} for two labels of one happening: a chance node whose only outcome is
-    certain (event b) and which is reached only through outcomes or transitions that
-    record event a (the car_t pathway's retreatment, then its reinfusion)."""
-    found: dict[str, str] = {}
-    for p in pathways:
-        into: dict[str, list[str | None]] = {p.start: [None]}
-        for c in p.chances.values():
-            for o in c.outcomes:
-                if o.to is not None:
-                    into.setdefault(o.to, []).append(o.event)
-            for node in (c.then, c.guard.otherwise if c.guard else None):
-                if node is not None:
-                    into.setdefault(node, []).append(None)
-        for t in (t for st in p.states.values() for t in st.transitions):
-            into.setdefault(t.to, []).append(t.label)
-        for name, c in p.chances.items():
-            came = into.get(name, [None])
-            if (len(c.outcomes) == 1 and c.outcomes[0].probability == 1.0 and c.guard is None
-                    and c.outcomes[0].event is not None and came[0] is not None
-                    and len(set(came)) == 1):
-                found[c.outcomes[0].event] = came[0]
-    return found
 
 
 def deaths_table(result: RunResult) -> Table:

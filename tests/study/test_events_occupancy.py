@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from cartsim.params.survival import Exponential
-from cartsim.pathway.model import Chance, Outcome, Pathway, State, Transition
+from cartsim.pathway.model import Chance, Outcome, Pathway, State, Transition, same_events
 from cartsim.report.render import table_to_csv, table_to_markdown
 from cartsim.scenario.load import load_scenario
 from cartsim.study.result import RunResult
 from cartsim.study.run import run
-from cartsim.study.run_tables import same_events, yearly_point
+from cartsim.study.run_tables import yearly_point
 from cartsim.table import Table
 
 BASE = Path(__file__).resolve().parents[2] / "scenarios" / "base.toml"
