@@ -324,19 +324,13 @@ def validation_summary(result: ValidationResult) -> str:
     return "\n".join(lines)
 
 
-def _bound(x: float | None) -> str:
-    """An interval end as the table shows its values: costs with thousands separators."""
-    if x is None:
-        return "NA"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
-
-
 def _held_out_lines(result: ValidationResult) -> str:
     """Held-out facts: compared ones in a table, the rest counted."""
     shown = [c for c in result.held_out if c.flag != "not compared"]
     rows = [(c.target.id if len(c.target.id) <= 48 else c.target.id[:45] + "...",
              c.target.horizon_years, c.target.value, c.simulated,
-             f"{_bound(c.low)}-{_bound(c.high)}", c.flag,
+             # interval ends as the observed and simulated columns show values
+             f"{format_value(c.low, 'float')}-{format_value(c.high, 'float')}", c.flag,
              "yes" if c.independent else "no") for c in shown]
     table = terminal_table(("held-out fact", "years", "observed", "simulated",
                             "interval", "flag", "independent"), rows,
