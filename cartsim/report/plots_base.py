@@ -39,6 +39,8 @@ TABLE_SOURCE = {**dict.fromkeys(("psa", "ceac", "evpi", "evppi", "info_rank", "i
                 "tornado": "cartsim dsa", "sweep": "cartsim sweep",
                 "threshold": "cartsim threshold", "forest": "cartsim compare"}
 YEARS_LABEL = "Years since the start of treatment"
+TOP_PARAMETERS = 15
+"""Most parameters a bar plot shows (tornado, EVPPI, info-rank), largest first."""
 
 
 class PlotSkipped(Exception):

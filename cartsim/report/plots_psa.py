@@ -14,6 +14,7 @@ from matplotlib.patches import Patch
 
 from cartsim.report.folder_reader import ResultsFolder, as_float
 from cartsim.report.plots_base import (
+    TOP_PARAMETERS,
     PlotSkipped,
     column_floats,
     legend,
@@ -27,7 +28,6 @@ from cartsim.report.plots_base import (
     strategy_colours,
 )
 
-TOP_PARAMETERS = 15
 TORNADO_LOW, TORNADO_HIGH = "#4c72b0", "#dd8452"
 _WTP_STYLES = (":", "--", "-.", (0, (5, 1, 1, 1)))
 

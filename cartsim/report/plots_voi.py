@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from cartsim.report.folder_reader import FolderTable, ResultsFolder
 from cartsim.report.plots_base import (
+    TOP_PARAMETERS,
     PlotSkipped,
     column_floats,
     legend,
@@ -25,8 +26,6 @@ from cartsim.report.plots_base import (
     plain,
     strategy_colours,
 )
-
-TOP_PARAMETERS = 15
 
 
 def _wtp_lines(ax: Axes, folder: ResultsFolder) -> None:
